@@ -1,0 +1,1 @@
+"""kvsriov: SR-IOV NIC virtualization for KubeVirt (shared core)."""

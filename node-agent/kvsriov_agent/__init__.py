@@ -1,0 +1,1 @@
+"""The kvsriov node agent: host probe, PF discovery, slicing, device plugin."""
