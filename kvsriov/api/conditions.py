@@ -1,0 +1,108 @@
+"""Conditions: a closed set of types and reasons per kind, and one setter.
+
+Kubernetes conventions: `type`, `status` (True/False/Unknown), `reason`
+(CamelCase, machine-readable), `message` (for humans: says what to do),
+`lastTransitionTime` (moves only when `status` flips) and `observedGeneration`
+(which spec generation the condition describes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from kvsriov.api.meta import ApiModel
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(ApiModel):
+    type: str = Field(description="The aspect this condition describes, e.g. Ready.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(default="", description="CamelCase reason for the last transition.")
+    message: str = Field(default="", description="What happened and what to do about it.")
+    last_transition_time: str | None = Field(default=None, description="When status last changed (RFC 3339).")
+    observed_generation: int | None = Field(default=None, description="The spec generation this describes.")
+
+
+class HostConditionType(StrEnum):
+    IOMMU_READY = "IOMMUReady"
+    INTERRUPT_REMAPPING = "InterruptRemapping"
+    UNSAFE_INTERRUPTS_ALLOWED = "UnsafeInterruptsAllowed"
+    KERNEL_ARGS_CONFIGURED = "KernelArgsConfigured"
+    READY = "Ready"
+
+
+class NicConditionType(StrEnum):
+    SLICED = "Sliced"
+    VFS_LOST = "VFsLost"
+    PRESENT = "Present"
+    READY = "Ready"
+
+
+class L2ConditionType(StrEnum):
+    SRIOV_EFFECTIVE = "SriovEffective"
+    READY = "Ready"
+
+
+class L3ConditionType(StrEnum):
+    NADS_RENDERED = "NetworkAttachmentDefinitionsRendered"
+    READY = "Ready"
+
+
+def now_rfc3339() -> str:
+    """Kubernetes timestamps: UTC, second precision, `Z` suffix."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def set_condition(
+    conditions: list[Condition],
+    type_: str,
+    status: ConditionStatus,
+    reason: str,
+    message: str,
+    observed_generation: int | None = None,
+    now: str | None = None,
+) -> list[Condition]:
+    """Return `conditions` with `type_` set; the transition time moves only on a flip.
+
+    Keeping the old timestamp when only the message changes is what lets a
+    user read "Ready=False since 3h" instead of "since the last resync".
+    """
+    result: list[Condition] = []
+    found = False
+    for cond in conditions:
+        if cond.type != type_:
+            result.append(cond)
+            continue
+        found = True
+        ltt = cond.last_transition_time if cond.status == status else (now or now_rfc3339())
+        result.append(
+            Condition(
+                type=type_,
+                status=status,
+                reason=reason,
+                message=message,
+                last_transition_time=ltt or now or now_rfc3339(),
+                observed_generation=observed_generation,
+            )
+        )
+    if not found:
+        result.append(
+            Condition(
+                type=type_,
+                status=status,
+                reason=reason,
+                message=message,
+                last_transition_time=now or now_rfc3339(),
+                observed_generation=observed_generation,
+            )
+        )
+    return result
+
+
+def find_condition(conditions: list[Condition], type_: str) -> Condition | None:
+    return next((c for c in conditions if c.type == type_), None)

@@ -1,0 +1,66 @@
+"""Names derived from node and interface names.
+
+Interface names are chosen by the kernel, udev or an administrator and may hold
+characters that an object name (DNS subdomain, RFC 1123) or an extended
+resource name (a qualified name) cannot. Both mappings are deterministic, so
+every node computes the same name for the same interface, and they add a short
+hash of the original whenever characters had to be mapped: `eth_0` and `eth-0`
+must not collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from kvsriov.api.constants import RESOURCE_PREFIX
+
+_DNS_UNSAFE = re.compile(r"[^a-z0-9.-]")
+_RESOURCE_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_DNS_SUBDOMAIN_MAX = 253
+_QUALIFIED_NAME_MAX = 63
+_HASH_LEN = 6
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:_HASH_LEN]
+
+
+def nic_object_name(node: str, interface: str) -> str:
+    """`<node>.<interface>` made a valid object name, e.g. `worker-1.em2`.
+
+    Lowercased; characters outside `[a-z0-9.-]` become `-`; when anything was
+    changed a `-<hash>` of the original is appended so that distinct interfaces
+    never share an object.
+    """
+    original = f"{node}.{interface}"
+    mapped = _DNS_UNSAFE.sub("-", original.lower()).strip(".-")
+    if mapped == original:
+        return mapped
+    suffix = f"-{short_hash(original)}"
+    return mapped[: _DNS_SUBDOMAIN_MAX - len(suffix)].rstrip(".-") + suffix
+
+
+def resource_name(interface: str) -> str:
+    """The extended resource for VFs of PFs named `interface`: `kvsriov.io/<interface>`.
+
+    The part after the slash must be a qualified name (alphanumerics, `-`, `_`,
+    `.`, starting and ending alphanumeric, at most 63 characters). Other
+    characters become `_`; when anything was changed a `_<hash>` is appended.
+    Case is kept: resource names are case-sensitive and `em2` is the usual case.
+    """
+    mapped = _RESOURCE_UNSAFE.sub("_", interface).strip("_.-")
+    if mapped == interface and 0 < len(mapped) <= _QUALIFIED_NAME_MAX:
+        return f"{RESOURCE_PREFIX}/{mapped}"
+    suffix = f"_{short_hash(interface)}"
+    head = mapped[: _QUALIFIED_NAME_MAX - len(suffix)].rstrip("_.-")
+    return f"{RESOURCE_PREFIX}/{head}{suffix}" if head else f"{RESOURCE_PREFIX}/if{suffix}"
+
+
+def pcidevice_env_name(resource: str) -> str:
+    """The variable KubeVirt's virt-launcher reads for a resource's PCI addresses.
+
+    `PCIDEVICE_` + the resource name upper-cased with `.` and `/` turned into `_`
+    (kubevirt pkg/util/hardware and the SR-IOV device plugin agree on this).
+    """
+    return "PCIDEVICE_" + resource.upper().replace(".", "_").replace("/", "_")

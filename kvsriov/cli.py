@@ -1,0 +1,77 @@
+"""The `kvsriov` command: one entry point for users, the image and CI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kvsriov import paths
+
+
+def _crds(args: argparse.Namespace) -> int:
+    from kvsriov import crdgen
+
+    directory = Path(args.dir) if args.dir else paths.crds_dir()
+    if args.check:
+        diffs = crdgen.stale(directory)
+        if diffs:
+            sys.stdout.write("".join(diffs))
+            print(
+                f"\n{directory} is stale: run `kvsriov crds generate` and commit the result.", file=sys.stderr
+            )
+            return 1
+        print(f"{directory} is current ({len(crdgen.rendered())} CRDs).")
+        return 0
+    written = crdgen.write(directory)
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print(f"{directory} already current.")
+    return 0
+
+
+def _apiserver(args: argparse.Namespace) -> int:
+    from kvsriov.sandbox.apiserver.server import serve
+
+    crd_dirs = [Path(d) for d in args.crds] if args.crds else [paths.crds_dir()]
+    serve(
+        port=args.port,
+        kubeconfig_out=Path(args.kubeconfig_out) if args.kubeconfig_out else None,
+        crd_dirs=crd_dirs,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kvsriov", description="SR-IOV NIC virtualization for KubeVirt.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    crds = sub.add_parser("crds", help="the CustomResourceDefinitions generated from kvsriov/api")
+    crds_sub = crds.add_subparsers(dest="crds_command", required=True, metavar="ACTION")
+    gen = crds_sub.add_parser("generate", help="write crds/*.yaml (or --check that they are current)")
+    gen.add_argument("--check", action="store_true", help="exit 1 and print a diff when crds/ is stale")
+    gen.add_argument("--dir", help="output directory (default: the project's crds/)")
+    gen.set_defaults(func=_crds)
+
+    api = sub.add_parser(
+        "apiserver", help="run the emulated Kubernetes API server (sandbox) until interrupted"
+    )
+    api.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free one)")
+    api.add_argument(
+        "--kubeconfig-out", metavar="FILE", help="where to write the kubeconfig (default: a temp file)"
+    )
+    api.add_argument(
+        "--crds", action="append", metavar="DIR", help="CRD directory to install (default: crds/)"
+    )
+    api.set_defaults(func=_apiserver)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,20 @@
+"""Where the project's own files are, for the commands that read or write them.
+
+`crds/` and `samples/` sit at the repository root beside the `kvsriov` package
+(an editable install or the image's /app); KVSRIOV_CRDS_DIR overrides it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def crds_dir() -> Path:
+    return Path(os.environ.get("KVSRIOV_CRDS_DIR", PROJECT_ROOT / "crds"))
+
+
+def samples_dir() -> Path:
+    return PROJECT_ROOT / "samples"
