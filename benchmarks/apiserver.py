@@ -49,7 +49,7 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
                 config.load_kube_config(str(kubeconfig))
                 client.VersionApi().get_code()
                 return proc, kubeconfig
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:  # not up yet
                 pass
         time.sleep(0.05)
     proc.kill()
@@ -75,11 +75,11 @@ def create(api: client.CustomObjectsApi, indexes: range, threads: int) -> float:
 
 def watch_all(api: client.CustomObjectsApi, expected: int) -> float:
     start = time.perf_counter()
-    seen = 0
     stream = watch.Watch()
-    for _ in stream.stream(api.list_cluster_custom_object, GROUP, VERSION, PLURAL, resource_version="0",
-                           timeout_seconds=120, _preload_content=False):
-        seen += 1
+    events = stream.stream(
+        api.list_cluster_custom_object, GROUP, VERSION, PLURAL, resource_version="0", timeout_seconds=120
+    )
+    for seen, _ in enumerate(events, start=1):
         if seen >= expected:
             stream.stop()
     return time.perf_counter() - start
@@ -104,7 +104,8 @@ def main() -> None:
             listed = api.list_cluster_custom_object(GROUP, VERSION, PLURAL)
             t_list = time.perf_counter() - t0
             t0 = time.perf_counter()
-            selected = api.list_cluster_custom_object(GROUP, VERSION, PLURAL, label_selector=f"{LABEL_NODE}=node-00042")
+            selector = f"{LABEL_NODE}=node-00042"
+            selected = api.list_cluster_custom_object(GROUP, VERSION, PLURAL, label_selector=selector)
             t_selected = time.perf_counter() - t0
             t_watch = watch_all(api, args.total)
             rss = peak_rss_mib(proc.pid)

@@ -13,7 +13,7 @@ from kvsriov.paths import samples_dir
 KUBECTL = shutil.which("kubectl")
 pytestmark = [
     pytest.mark.kubectl,
-    pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (CI installs it at /usr/bin/kubectl)"),
+    pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (CI has /usr/bin/kubectl)"),
 ]
 
 BAD_VLAN = """
@@ -94,7 +94,8 @@ def test_vlan_with_novlan_is_refused_by_the_cel_rule(kubeconfig: Path) -> None:
 def test_replace_with_a_stale_object_is_a_conflict(kubeconfig: Path, tmp_path: Path) -> None:
     assert kubectl(kubeconfig, "apply", "-f", str(samples_dir() / "03-sriovl2network.yaml")).returncode == 0
     stale = kubectl(kubeconfig, "get", "srl2", "l2-em2-vlan100", "-o", "yaml").stdout
-    edited = kubectl(kubeconfig, "patch", "srl2", "l2-em2-vlan100", "--type=merge", "-p", '{"spec":{"vlan":101}}')
+    patch = '{"spec":{"vlan":101}}'
+    edited = kubectl(kubeconfig, "patch", "srl2", "l2-em2-vlan100", "--type=merge", "-p", patch)
     assert edited.returncode == 0, edited.stderr
     path = tmp_path / "stale.yaml"
     path.write_text(stale.replace("vlan: 100", "vlan: 102"))

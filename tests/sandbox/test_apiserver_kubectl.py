@@ -1,0 +1,133 @@
+"""kubectl 1.32 against the emulated API server, unchanged (discovery, OpenAPI, apply, get, describe)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from apiserver_helpers import GROUP, PLURAL, VERSION, widget
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+
+pytestmark = [
+    pytest.mark.kubectl,
+    pytest.mark.skipif(
+        not Path(KUBECTL).exists(), reason="kubectl is not installed (/usr/bin/kubectl absent)"
+    ),
+]
+
+
+@pytest.fixture
+def kubectl(kubeconfig: Path, tmp_path: Path):
+    """Run kubectl against the emulated server; returns the CompletedProcess."""
+
+    def run(*args: str, manifest: dict | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = [KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache"), *args]
+        if manifest is not None:
+            path = tmp_path / "manifest.yaml"
+            path.write_text(yaml.safe_dump(manifest))
+            cmd += ["-f", str(path)]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({result.returncode}): {result.stderr}")
+        return result
+
+    return run
+
+
+def test_api_resources_lists_builtin_and_custom_kinds(kubectl):
+    out = kubectl("api-resources").stdout
+    for resource in ("widgets", "pods", "network-attachment-definitions", "virtualmachines", "leases"):
+        assert resource in out
+
+
+def test_client_side_apply_creates_then_updates(kubectl, custom):
+    assert "created" in kubectl("apply", manifest=widget("a", size=1)).stdout
+    assert "configured" in kubectl("apply", manifest=widget("a", size=2)).stdout
+    assert custom.get_cluster_custom_object(GROUP, VERSION, PLURAL, "a")["spec"]["size"] == 2
+
+
+def test_server_side_apply_creates_then_updates(kubectl, custom):
+    assert (
+        "serverside-applied"
+        in kubectl("apply", "--server-side", manifest=widget("a", size=1, note="hello")).stdout
+    )
+    kubectl("apply", "--server-side", manifest=widget("a", size=4))
+    obj = custom.get_cluster_custom_object(GROUP, VERSION, PLURAL, "a")
+    assert obj["spec"]["size"] == 4 and "note" not in obj["spec"]
+
+
+def test_apply_builtin_configmap(kubectl, core):
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "default"},
+        "data": {"k": "v1"},
+    }
+    kubectl("apply", manifest=cm)
+    cm["data"]["k"] = "v2"
+    kubectl("apply", manifest=cm)
+    assert core.read_namespaced_config_map("c", "default").data == {"k": "v2"}
+
+
+def test_get_shows_printer_columns(kubectl, custom):
+    custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, widget("a", size=3, mode="Vlan", vlan=9))
+    custom.patch_cluster_custom_object_status(GROUP, VERSION, PLURAL, "a", {"status": {"phase": "Ready"}})
+    lines = kubectl("get", "widgets").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "SIZE", "MODE", "PHASE", "READY", "AGE"]
+    assert lines[1].split()[:4] == ["a", "3", "Vlan", "Ready"]
+    wide = kubectl("get", "widgets", "-o", "wide").stdout.splitlines()
+    assert wide[0].split() == ["NAME", "SIZE", "MODE", "PHASE", "READY", "VLAN", "AGE"]
+
+
+def test_get_json_output(kubectl, custom):
+    custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, widget("a", size=3))
+    obj = json.loads(kubectl("get", "widget", "a", "-o", "json").stdout)
+    assert obj["spec"]["size"] == 3
+
+
+def test_describe_works(kubectl, custom, core):
+    created = custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, widget("a", size=3))
+    core.create_namespaced_event(
+        "default",
+        {
+            "metadata": {"name": "a.1"},
+            "reason": "Tested",
+            "message": "hello from the test",
+            "type": "Normal",
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Widget",
+                "name": "a",
+                "uid": created["metadata"]["uid"],
+            },
+        },
+    )
+    out = kubectl("describe", "widget", "a").stdout
+    assert "Name:" in out and "a" in out and "Size:" in out
+    assert "hello from the test" in out
+
+
+def test_apply_with_unknown_field_is_refused(kubectl):
+    result = kubectl("apply", manifest=widget("a", size=1, foo="x"), check=False)
+    assert result.returncode != 0
+    assert 'unknown field "spec.foo"' in result.stderr
+
+
+def test_replace_with_stale_resource_version_conflicts(kubectl, custom):
+    stale = custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, widget("a", size=1))
+    custom.patch_cluster_custom_object(GROUP, VERSION, PLURAL, "a", {"spec": {"size": 2}})
+    stale["spec"]["size"] = 3
+    result = kubectl("replace", manifest=stale, check=False)
+    assert result.returncode != 0
+    assert "the object has been modified" in result.stderr
+
+
+def test_delete(kubectl, custom):
+    custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, widget("a", size=1))
+    assert "deleted" in kubectl("delete", "widget", "a").stdout
+    assert "No resources found" in kubectl("get", "widgets").stderr
