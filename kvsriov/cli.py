@@ -43,6 +43,18 @@ def _apiserver(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agent(args: argparse.Namespace) -> int:
+    from kvsriov_agent.cli import main as agent_main
+
+    return agent_main(args.args)
+
+
+def _operator(args: argparse.Namespace) -> int:
+    from kvsriov_operator.cli import main as operator_main
+
+    return operator_main(args.args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kvsriov", description="SR-IOV NIC virtualization for KubeVirt.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -65,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--crds", action="append", metavar="DIR", help="CRD directory to install (default: crds/)"
     )
     api.set_defaults(func=_apiserver)
+
+    # The image's two entry points parse their own options (see their cli modules).
+    agent = sub.add_parser("agent", help="the node agent (run `kvsriov agent --help`)", add_help=False)
+    agent.add_argument("args", nargs=argparse.REMAINDER)
+    agent.set_defaults(func=_agent)
+    operator = sub.add_parser("operator", help="the operator (run `kvsriov operator --help`)", add_help=False)
+    operator.add_argument("args", nargs=argparse.REMAINDER)
+    operator.set_defaults(func=_operator)
     return parser
 
 
