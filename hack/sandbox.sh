@@ -29,6 +29,13 @@ kind: SriovL2Network
 metadata: {name: bad-vlan}
 spec: {type: Vlan, physicalInterface: em2, vlan: 5000}
 YAML
+echo; echo "\$ kubectl apply of a Vxlan L2 network (refused):"
+kubectl apply -f - <<'YAML' || true
+apiVersion: kvsriov.io/v1alpha1
+kind: SriovL2Network
+metadata: {name: overlay}
+spec: {type: Vxlan, physicalInterface: em2}
+YAML
 if [ "$keep" = "--keep" ]; then
   echo; echo "The API server keeps running (pid $pid): export KUBECONFIG=$kc"
 fi
