@@ -50,7 +50,7 @@ def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> we
 
 
 def _error(exc: ApiError) -> web.Response:
-    return _json(exc.status(), exc.code)
+    return _json(exc.status(), exc.code, getattr(exc, "warnings", None))
 
 
 def _params(request: web.Request) -> dict[str, str]:
@@ -127,7 +127,7 @@ async def _dispatch(request: web.Request, ops: Operations, t: Target) -> web.Str
                 return await WatchStream(ops, rt, t.namespace, matches, as_table).run(request, params)
             return _json(_list(ops, t, params, matches, as_table, params.get("includeObject", "Metadata")))
         if method == "POST":
-            obj, warnings = ops.create(rt, ns, await _body(request), params)
+            obj, warnings = await ops.create(rt, ns, await _body(request), params)
             return _json(obj, 201, warnings)
         if method == "DELETE":
             matches = combine(
@@ -135,7 +135,7 @@ async def _dispatch(request: web.Request, ops: Operations, t: Target) -> web.Str
                 parse_field_selector(params.get("fieldSelector")),
             )
             deleted = [
-                ops.delete(rt, o["metadata"].get("namespace", ""), o["metadata"]["name"], params)
+                await ops.delete(rt, o["metadata"].get("namespace", ""), o["metadata"]["name"], params)
                 for o in ops.list(rt, t.namespace)
                 if matches(o)
             ]
@@ -161,7 +161,7 @@ async def _dispatch(request: web.Request, ops: Operations, t: Target) -> web.Str
             )
         return _json(obj)
     if method == "PUT":
-        obj, warnings = ops.replace(rt, ns, t.name, await _body(request), params, t.subresource)
+        obj, warnings = await ops.replace(rt, ns, t.name, await _body(request), params, t.subresource)
         return _json(obj, 200, warnings)
     if method == "PATCH":
         ctype = request.content_type
@@ -170,10 +170,10 @@ async def _dispatch(request: web.Request, ops: Operations, t: Target) -> web.Str
         if t.subresource is None and ctype != APPLY:
             ops.require_namespace(rt, ns)
         existed = ops.store.get(rt.key, ns, t.name) is not None
-        obj, warnings = ops.patch(rt, ns, t.name, ctype, await _body(request), params, t.subresource)
+        obj, warnings = await ops.patch(rt, ns, t.name, ctype, await _body(request), params, t.subresource)
         return _json(obj, 200 if existed or ctype != APPLY else 201, warnings)
     if method == "DELETE" and t.subresource is None:
-        return _json(ops.delete(rt, ns, t.name, params))
+        return _json(await ops.delete(rt, ns, t.name, params))
     raise method_not_allowed()
 
 

@@ -4,7 +4,9 @@ Every write goes through :meth:`Operations._write`, which is where the rules
 clients depend on live: optimistic concurrency on resourceVersion, immutable
 server-owned metadata, the status subresource kept apart from the main
 resource, schema pruning/defaulting/validation of custom objects, generation
-bumps on spec changes only, and finalizers holding back deletion.
+bumps on spec changes only, and finalizers holding back deletion. Writes
+are coroutines because admission webhooks (``admission``) are called between
+validation and storage.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import uuid
 from typing import Any
 
 from . import validation
+from .admission import Admission, Attributes
 from .crds import CRD_KEY, check_crd, established_status
 from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
 from .patch import APPLY, server_side_apply
@@ -30,6 +33,17 @@ log = logging.getLogger(__name__)
 NAMESPACES = ("", "namespaces")
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _SERVER_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+_RACE_RETRIES = 5
+
+
+class _Raced(ApiError):
+    """Another write landed while this one waited for a webhook (409; a patch retries)."""
+
+    def __init__(self, plural: str, group: str, name: str) -> None:
+        err = conflict(plural, group, name)
+        super().__init__(err.code, err.reason, err.message, err.details)
 
 
 def now() -> str:
@@ -48,7 +62,7 @@ class Operations:
     def __init__(self, registry: Registry, store: Store) -> None:
         self.registry = registry
         self.store = store
-        self._validation_missing_logged = False
+        self.admission = Admission(store)
 
     # ---- reads -----------------------------------------------------------------------------
 
@@ -76,7 +90,7 @@ class Operations:
 
     # ---- writes ----------------------------------------------------------------------------
 
-    def create(
+    async def create(
         self, rt: ResourceType, namespace: str, body: Any, params: dict[str, str]
     ) -> tuple[Obj, list[str]]:
         """POST: assign identity and server fields, validate, store."""
@@ -117,9 +131,9 @@ class Operations:
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
         if rt.status_subresource and rt.custom:
             obj.pop("status", None)
-        return self._write(rt, obj, None, params, None)
+        return await self._write(rt, obj, None, params, None)
 
-    def replace(
+    async def replace(
         self,
         rt: ResourceType,
         namespace: str,
@@ -137,9 +151,9 @@ class Operations:
             raise bad_request(
                 f"the name of the object ({body_name}) does not match the name on the URL ({name})"
             )
-        return self._write(rt, copy.deepcopy(body), old, params, subresource)
+        return await self._write(rt, copy.deepcopy(body), old, params, subresource)
 
-    def patch(
+    async def patch(
         self,
         rt: ResourceType,
         namespace: str,
@@ -151,14 +165,19 @@ class Operations:
     ) -> tuple[Obj, list[str]]:
         """PATCH of any supported type; server-side apply creates a missing object."""
         if content_type == APPLY:
-            return self._apply(rt, namespace, name, body, params, subresource)
-        old = self._existing(rt, namespace, name)
-        new = run_patch(content_type, old, body)
-        if not isinstance(new, dict):
-            raise bad_request("the patch did not produce an object")
-        return self._write(rt, new, old, params, subresource)
+            return await self._apply(rt, namespace, name, body, params, subresource)
+        for _ in range(_RACE_RETRIES):  # like GuaranteedUpdate: re-apply on a newer object
+            old = self._existing(rt, namespace, name)
+            new = run_patch(content_type, old, body)
+            if not isinstance(new, dict):
+                raise bad_request("the patch did not produce an object")
+            try:
+                return await self._write(rt, new, old, params, subresource)
+            except _Raced:
+                continue
+        raise conflict(rt.plural, rt.group, name)
 
-    def _apply(
+    async def _apply(
         self,
         rt: ResourceType,
         namespace: str,
@@ -184,8 +203,10 @@ class Operations:
                 raise not_found(rt.plural, rt.group, name)
             applied = server_side_apply(None, body, manager)
             applied.setdefault("metadata", {})["name"] = name
-            return self.create(rt, namespace, applied, params)
-        return self._write(rt, server_side_apply(old, body, manager, subresource), old, params, subresource)
+            return await self.create(rt, namespace, applied, params)
+        return await self._write(
+            rt, server_side_apply(old, body, manager, subresource), old, params, subresource
+        )
 
     def _existing(self, rt: ResourceType, namespace: str, name: str) -> Obj:
         old = self.store.get(rt.key, namespace if rt.namespaced else "", name)
@@ -193,7 +214,7 @@ class Operations:
             raise not_found(rt.plural, rt.group, name)
         return old
 
-    def _write(
+    async def _write(
         self, rt: ResourceType, new: Obj, old: Obj | None, params: dict[str, str], subresource: str | None
     ) -> tuple[Obj, list[str]]:
         """Shared tail of create/replace/patch/apply."""
@@ -226,10 +247,11 @@ class Operations:
         new["apiVersion"] = rt.group_version
         new["kind"] = rt.kind
         warnings = self._validate(rt, new, old, params)
-        meta = new["metadata"]  # validation may have replaced the dict
         if rt.key == CRD_KEY:
             check_crd(new)
             new["status"] = established_status(new, old)
+        new = await self._admit(rt, new, old, params, subresource, warnings)
+        meta = new["metadata"]  # validation or admission may have replaced the dict
         if old is not None:
             if _body_of_interest(new) != _body_of_interest(old):
                 meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
@@ -245,6 +267,54 @@ class Operations:
             self.registry.install_crd(stored)
         return self.present(rt, stored), warnings
 
+    async def _admit(
+        self,
+        rt: ResourceType,
+        new: Obj,
+        old: Obj | None,
+        params: dict[str, str],
+        subresource: str | None,
+        warnings: list[str],
+    ) -> Obj:
+        """Mutating webhooks, schema validation again if they changed it, validating webhooks."""
+        meta = new["metadata"]
+        attrs = Attributes(
+            rt,
+            "CREATE" if old is None else "UPDATE",
+            meta.get("name", ""),
+            meta.get("namespace", ""),
+            new,
+            old,
+            subresource,
+            params.get("dryRun") == "All",
+            params.get("fieldManager"),
+            warnings,
+        )
+        if not self.admission.any_matching(attrs):
+            return new
+        mutated = await self.admission.mutate(attrs)
+        if mutated is not None:
+            for key in ("name", "namespace", *_SERVER_META):  # identity stays the server's
+                if key in meta:
+                    mutated.setdefault("metadata", {})[key] = meta[key]
+            mutated["apiVersion"], mutated["kind"] = rt.group_version, rt.kind
+            warnings.extend(self._validate(rt, mutated, old, params))
+            attrs.obj = new = mutated
+        await self.admission.validate(attrs)
+        self._check_not_raced(rt, attrs.namespace, attrs.name, old)
+        return new
+
+    def _check_not_raced(self, rt: ResourceType, namespace: str, name: str, old: Obj | None) -> None:
+        """A write that waited for webhooks must not overwrite one that landed meanwhile."""
+        current = self.store.get(rt.key, namespace if rt.namespaced else "", name)
+        if old is None and current is not None:
+            raise already_exists(rt.plural, rt.group, name)
+        if old is not None and (
+            current is None
+            or current["metadata"].get("resourceVersion") != old["metadata"].get("resourceVersion")
+        ):
+            raise _Raced(rt.plural, rt.group, name)
+
     def _validate(self, rt: ResourceType, obj: Obj, old: Obj | None, params: dict[str, str]) -> list[str]:
         """Prune, default and validate a custom object through ``validation`` (see its contract)."""
         if not rt.custom or not rt.schema:
@@ -252,33 +322,26 @@ class Operations:
         mode = params.get("fieldValidation") or "Warn"
         if mode not in ("Strict", "Warn", "Ignore"):
             raise bad_request(f"fieldValidation must be one of Ignore, Warn, Strict (got {mode!r})")
-        kept = {k: copy.deepcopy(obj[k]) for k in ("apiVersion", "kind", "metadata") if k in obj}
-        try:
-            unknown = validation.prune(rt.schema, obj)
-            obj.update(kept)  # the server owns these; the schema never prunes them
-            unknown = [u for u in unknown if u.split(".")[0].split("[")[0] not in kept]
-            if unknown and mode == "Strict":
-                raise bad_request(
-                    "strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown)
-                )
-            validation.apply_defaults(rt.schema, obj)
-            obj.update(kept)
-            causes = validation.validate(rt.schema, obj, old)
-        except NotImplementedError:
-            if not self._validation_missing_logged:
-                log.warning("validation.py is not implemented yet: custom objects are stored unvalidated")
-                self._validation_missing_logged = True
-            return []
+        unknown = validation.prune(rt.schema, obj)
+        if unknown and mode == "Strict":
+            raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown))
+        validation.apply_defaults(rt.schema, obj)
+        causes = validation.validate(rt.schema, obj, old)
         if causes:
             raise invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
         return [f'unknown field "{u}"' for u in unknown] if mode == "Warn" else []
 
     # ---- deletion --------------------------------------------------------------------------
 
-    def delete(self, rt: ResourceType, namespace: str, name: str, params: dict[str, str]) -> Obj:
+    async def delete(self, rt: ResourceType, namespace: str, name: str, params: dict[str, str]) -> Obj:
         """DELETE: with finalizers only mark it (deletionTimestamp); otherwise remove it."""
         old = self._existing(rt, namespace, name)
-        if params.get("dryRun") == "All":
+        dry_run = params.get("dryRun") == "All"
+        attrs = Attributes(rt, "DELETE", name, namespace if rt.namespaced else "", None, old, None, dry_run)
+        if self.admission.any_matching(attrs):
+            await self.admission.validate(attrs)
+            old = self._existing(rt, namespace, name)
+        if dry_run:
             return self.present(rt, old)
         meta = old["metadata"]
         if meta.get("finalizers"):
@@ -305,25 +368,27 @@ class Operations:
                         self.store.remove(other.key, item)
         return final
 
-    def ensure_namespaces(self) -> None:
+    async def ensure_namespaces(self) -> None:
         """Pre-create the namespaces every cluster has."""
         ns_type = self.registry.get("", "v1", "namespaces")
         assert ns_type is not None
         for name in DEFAULT_NAMESPACES:
             if self.store.get(NAMESPACES, "", name) is None:
-                self.create(ns_type, "", {"metadata": {"name": name}, "status": {"phase": "Active"}}, {})
+                await self.create(
+                    ns_type, "", {"metadata": {"name": name}, "status": {"phase": "Active"}}, {}
+                )
 
-    def install_crd(self, crd: Obj) -> None:
+    async def install_crd(self, crd: Obj) -> None:
         """Install (or update) a CRD at start-up, as if created through the API."""
         crd_type = self.registry.get(*CRD_KEY[:1], "v1", CRD_KEY[1])
         assert crd_type is not None
         name = crd.get("metadata", {}).get("name", "")
         try:
-            self.create(crd_type, "", crd, {})
+            await self.create(crd_type, "", crd, {})
         except ApiError as exc:
             if exc.code != 409:
                 raise
             old = self.store.get(CRD_KEY, "", name)
             body = copy.deepcopy(crd)
             body["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"] if old else None
-            self.replace(crd_type, "", name, body, {}, None)
+            await self.replace(crd_type, "", name, body, {}, None)

@@ -50,13 +50,13 @@ class EmulatedApiServer:
         """Base URL, e.g. ``http://127.0.0.1:41234``."""
         return f"http://127.0.0.1:{self.port}"
 
-    def _install_initial_objects(self) -> None:
-        self.ops.ensure_namespaces()
+    async def _install_initial_objects(self) -> None:
+        await self.ops.ensure_namespaces()
         for crd in load_crd_files([THIRDPARTY_DIR, *self.crd_dirs]):
-            self.ops.install_crd(crd)
+            await self.ops.install_crd(crd)
 
     async def _start_async(self) -> None:
-        self._install_initial_objects()
+        await self._install_initial_objects()
         self._runner = web.AppRunner(make_app(self.ops), shutdown_timeout=2.0, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
