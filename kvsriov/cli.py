@@ -43,16 +43,20 @@ def _apiserver(args: argparse.Namespace) -> int:
     return 0
 
 
-def _agent(args: argparse.Namespace) -> int:
+def _agent(argv: list[str]) -> int:
     from kvsriov_agent.cli import main as agent_main
 
-    return agent_main(args.args)
+    return agent_main(argv)
 
 
-def _operator(args: argparse.Namespace) -> int:
+def _operator(argv: list[str]) -> int:
     from kvsriov_operator.cli import main as operator_main
 
-    return operator_main(args.args)
+    return operator_main(argv)
+
+
+#: The image's two entry points parse their own options (see their cli modules).
+ENTRY_POINTS = {"agent": _agent, "operator": _operator}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,18 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--crds", action="append", metavar="DIR", help="CRD directory to install (default: crds/)"
     )
     api.set_defaults(func=_apiserver)
-
-    # The image's two entry points parse their own options (see their cli modules).
-    agent = sub.add_parser("agent", help="the node agent (run `kvsriov agent --help`)", add_help=False)
-    agent.add_argument("args", nargs=argparse.REMAINDER)
-    agent.set_defaults(func=_agent)
-    operator = sub.add_parser("operator", help="the operator (run `kvsriov operator --help`)", add_help=False)
-    operator.add_argument("args", nargs=argparse.REMAINDER)
-    operator.set_defaults(func=_operator)
+    # Listed for --help only: main() hands their whole command line to their own parsers.
+    sub.add_parser("agent", help="the node agent (see `kvsriov agent --help`)")
+    sub.add_parser("operator", help="the operator (see `kvsriov operator --help`)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ENTRY_POINTS:
+        return ENTRY_POINTS[argv[0]](argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

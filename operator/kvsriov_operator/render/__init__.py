@@ -1,0 +1,1 @@
+"""Pure renderers of the objects the operator owns."""

@@ -1,0 +1,105 @@
+"""NetworkAttachmentDefinitions for SR-IOV L3 networks (pure: spec in, object out).
+
+One NAD per namespace of the L3 network, named after it, so a KubeVirt VM
+refers to it as `<namespace>/<l3-name>`. The CNI config follows:
+
+* sriov-cni, README "Configuration reference" (k8snetworkplumbingwg/sriov-cni):
+  `type: sriov`; `vlan` 0-4094 (0 = no tag); `spoofchk` and `trust` are "on"/"off"
+  strings. `deviceID` is filled per pod by Multus from the device plugin
+  allocation named by the `k8s.v1.cni.cncf.io/resourceName` annotation, so the
+  NAD carries no PCI address.
+* whereabouts, README and doc/extended-configuration.md
+  (k8snetworkplumbingwg/whereabouts): `type: whereabouts`, cluster-wide
+  allocation; several ranges as `ipRanges: [{range, range_start, range_end}]`;
+  `gateway`. whereabouts ignores `dns`; the CNI result carries it for plugins
+  that read it (CNI spec `ipam.dns`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from kvsriov.api.constants import (
+    LABEL_L3_NETWORK,
+    LABEL_MANAGED_BY,
+    MANAGED_BY_VALUE,
+    NAD_RESOURCE_ANNOTATION,
+)
+from kvsriov.api.l2 import SriovL2Network
+from kvsriov.api.l3 import SriovL3Network
+from kvsriov.api.naming import resource_name
+
+NAD_GROUP: Final = "k8s.cni.cncf.io"
+NAD_VERSION: Final = "v1"
+NAD_PLURAL: Final = "network-attachment-definitions"
+CNI_VERSION: Final = "1.0.0"
+#: Spoof checking stays on: a VM cannot send with a MAC other than its VF's (sriov-cni default is on).
+SPOOFCHK: Final = "on"
+#: Trust stays off: the guest cannot turn on promiscuous mode or change its MAC on the PF.
+TRUST: Final = "off"
+#: Where the NAD goes when spec.namespaces is empty (documented on SriovL3NetworkSpec.namespaces).
+DEFAULT_NAMESPACE: Final = "default"
+
+
+def target_namespaces(l3: SriovL3Network) -> list[str]:
+    """spec.namespaces, or `default` when empty; sorted, without duplicates."""
+    return sorted(set(l3.spec.namespaces)) or [DEFAULT_NAMESPACE]
+
+
+def whereabouts_ipam(l3: SriovL3Network) -> dict[str, Any]:
+    ipam = l3.spec.ipam
+    result: dict[str, Any] = {
+        "type": "whereabouts",
+        "ipRanges": [
+            {"range": ipam.cidr, "range_start": rng.start, "range_end": rng.end} for rng in ipam.ranges
+        ],
+    }
+    if ipam.gateway is not None:
+        result["gateway"] = ipam.gateway
+    if ipam.dns:
+        result["dns"] = {"nameservers": list(ipam.dns)}
+    return result
+
+
+def cni_config(l3: SriovL3Network, l2: SriovL2Network) -> dict[str, Any]:
+    return {
+        "cniVersion": CNI_VERSION,
+        "name": l3.metadata.name,
+        "type": "sriov",
+        "vlan": l2.spec.vlan if l2.spec.type == "Vlan" and l2.spec.vlan is not None else 0,
+        "spoofchk": SPOOFCHK,
+        "trust": TRUST,
+        "ipam": whereabouts_ipam(l3),
+    }
+
+
+def render_nad(l3: SriovL3Network, l2: SriovL2Network, namespace: str) -> dict[str, Any]:
+    """The NAD for `l3` in `namespace`; labels point back at the L3 network."""
+    return {
+        "apiVersion": f"{NAD_GROUP}/{NAD_VERSION}",
+        "kind": "NetworkAttachmentDefinition",
+        "metadata": {
+            "name": l3.metadata.name,
+            "namespace": namespace,
+            "labels": {LABEL_L3_NETWORK: l3.metadata.name, LABEL_MANAGED_BY: MANAGED_BY_VALUE},
+            "annotations": {NAD_RESOURCE_ANNOTATION: resource_name(l2.spec.physical_interface)},
+        },
+        "spec": {"config": json.dumps(cni_config(l3, l2), sort_keys=False)},
+    }
+
+
+def render_nads(l3: SriovL3Network, l2: SriovL2Network) -> dict[str, dict[str, Any]]:
+    """Every NAD of `l3`, keyed `namespace/name`."""
+    return {f"{ns}/{l3.metadata.name}": render_nad(l3, l2, ns) for ns in target_namespaces(l3)}
+
+
+def drifted(actual: dict[str, Any], desired: dict[str, Any]) -> bool:
+    """True when a live NAD differs from its render in what we own (labels, annotation, config)."""
+    meta, want = actual.get("metadata") or {}, desired["metadata"]
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    return (
+        any(labels.get(k) != v for k, v in want["labels"].items())
+        or any(annotations.get(k) != v for k, v in want["annotations"].items())
+        or (actual.get("spec") or {}).get("config") != desired["spec"]["config"]
+    )

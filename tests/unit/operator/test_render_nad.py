@@ -1,0 +1,106 @@
+"""NAD rendering against golden files; `pytest --update-golden` rewrites them (review reads the diff)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kvsriov.api.l2 import SriovL2Network
+from kvsriov.api.l3 import SriovL3Network
+from kvsriov_operator.render.nad import drifted, render_nad, render_nads, target_namespaces
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "nad"
+
+
+def l2(type_: str = "Vlan", vlan: int | None = 100, interface: str = "em2") -> SriovL2Network:
+    spec: dict[str, Any] = {"type": type_, "physicalInterface": interface}
+    if vlan is not None:
+        spec["vlan"] = vlan
+    return SriovL2Network.model_validate({"metadata": {"name": "l2"}, "spec": spec})
+
+
+def l3(name: str = "l3-vlan100", **ipam: Any) -> SriovL3Network:
+    spec = {
+        "l2Network": "l2",
+        "ipam": {
+            "cidr": "192.168.100.0/24",
+            "ranges": [{"start": "192.168.100.10", "end": "192.168.100.200"}],
+            "gateway": "192.168.100.1",
+            "dns": ["192.168.100.1", "8.8.8.8"],
+        }
+        | ipam,
+    }
+    return SriovL3Network.model_validate({"metadata": {"name": name}, "spec": spec})
+
+
+CASES: dict[str, tuple[SriovL3Network, SriovL2Network]] = {
+    "vlan100": (l3(), l2()),
+    "novlan": (l3("l3-flat"), l2("NoVlan", None)),
+    "two-ranges-no-gateway-no-dns": (
+        l3(
+            "l3-multi",
+            ranges=[
+                {"start": "192.168.100.10", "end": "192.168.100.99"},
+                {"start": "192.168.100.150", "end": "192.168.100.199"},
+            ],
+            gateway=None,
+            dns=[],
+        ),
+        l2(),
+    ),
+    "ipv6": (
+        l3(
+            "l3-v6",
+            cidr="fd00:10::/64",
+            ranges=[{"start": "fd00:10::10", "end": "fd00:10::ff"}],
+            gateway="fd00:10::1",
+            dns=["fd00:10::1"],
+        ),
+        l2(vlan=300),
+    ),
+    "interface-needing-a-hash": (l3("l3-odd"), l2(interface="em2@1")),
+}
+
+
+def as_golden(nad: dict[str, Any]) -> str:
+    """The NAD with its config pretty-printed beside it, so a diff reads per CNI option."""
+    shown = {"nad": nad, "config": json.loads(nad["spec"]["config"])}
+    return yaml.safe_dump(shown, sort_keys=False, width=120)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rendered_nad_matches_golden(case: str, request: pytest.FixtureRequest) -> None:
+    l3_net, l2_net = CASES[case]
+    rendered = as_golden(render_nad(l3_net, l2_net, "default"))
+    path = GOLDEN / f"{case}.yaml"
+    if request.config.getoption("--update-golden"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rendered)
+    assert path.exists(), f"{path} missing: run pytest --update-golden and review the diff"
+    assert rendered == path.read_text(), f"{path} differs: run pytest --update-golden and review the diff"
+
+
+def test_no_golden_file_is_orphaned() -> None:
+    assert sorted(p.stem for p in GOLDEN.glob("*.yaml")) == sorted(CASES)
+
+
+def test_namespaces_default_and_dedupe() -> None:
+    assert target_namespaces(l3()) == ["default"]
+    net = l3().model_copy(update={"spec": l3().spec.model_copy(update={"namespaces": ["b", "a", "b"]})})
+    assert list(render_nads(net, l2())) == ["a/l3-vlan100", "b/l3-vlan100"]
+
+
+def test_drift_detects_our_fields_only() -> None:
+    desired = render_nad(l3(), l2(), "default")
+    live = json.loads(json.dumps(desired))
+    live["metadata"]["labels"]["team"] = "blue"  # someone else's label: not drift
+    assert not drifted(live, desired)
+    live["spec"]["config"] = "{}"
+    assert drifted(live, desired)
+    live = json.loads(json.dumps(desired))
+    del live["metadata"]["annotations"]
+    assert drifted(live, desired)
