@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import kubernetes
 import pytest
 
-from kvsriov.sandbox.apiserver.server import EmulatedApiServer
+if TYPE_CHECKING:  # imported lazily: the hil tier runs under TCG, where these imports cost seconds
+    import kubernetes
+
+    from kvsriov.sandbox.apiserver.server import EmulatedApiServer
 
 REPO_CRDS = Path(__file__).resolve().parents[2] / "crds"
 
@@ -36,6 +39,8 @@ def crd_dirs() -> list[Path]:
 @pytest.fixture
 def apiserver(crd_dirs: list[Path]) -> Iterator[EmulatedApiServer]:
     """A running emulated API server with the project's CRDs and ``crd_dirs`` installed."""
+    from kvsriov.sandbox.apiserver.server import EmulatedApiServer
+
     dirs = ([REPO_CRDS] if REPO_CRDS.is_dir() else []) + list(crd_dirs)
     with EmulatedApiServer(crd_dirs=dirs) as server:
         yield server
@@ -50,6 +55,8 @@ def kubeconfig(apiserver: EmulatedApiServer, tmp_path: Path) -> Path:
 @pytest.fixture
 def kube_client(kubeconfig: Path) -> Iterator[kubernetes.client.ApiClient]:
     """A ``kubernetes.client.ApiClient`` for ``apiserver``; closed at teardown."""
+    import kubernetes
+
     client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
     try:
         yield client

@@ -1,0 +1,101 @@
+"""`kvsriov agent ...`: the node agent's entry point (routed here by kvsriov/cli.py).
+
+Only the host bundle is built here; everything below takes it as an argument.
+Nothing here imports the kubernetes client or kopf: `probe` must start fast
+on a small node and in the TCG test bed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from pathlib import Path
+
+from kvsriov.api.host import SriovHostStatus
+from kvsriov.api.nic import SriovPhysicalNicStatus
+from kvsriov_agent.discovery import discover_nics
+from kvsriov_agent.host.bundle import real_host
+from kvsriov_agent.host.pci_ids import PciIds
+from kvsriov_agent.probe import probe_host
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kvsriov agent", description="The kvsriov node agent.")
+    parser.add_argument("--node", help="this node's name (the long-running agent; not implemented yet)")
+    sub = parser.add_subparsers(dest="command")
+    probe = sub.add_parser(
+        "probe", help="print, read-only, what the agent would write to SriovHost/SriovPhysicalNic status"
+    )
+    probe.add_argument("--host-root", default="/", help="the host's root directory (default: /)")
+    probe.add_argument("--node", dest="probe_node", help="node name (default: this host's name)")
+    probe.add_argument("--pci-ids", help="the PCI ID database (default: the distribution's pci.ids)")
+    probe.add_argument("-o", "--output", choices=("json", "table"), default="table")
+    return parser
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return "\n".join(lines)
+
+
+def render_table(node: str, host: SriovHostStatus, nics: list[SriovPhysicalNicStatus]) -> str:
+    """A host summary and the NIC table, shaped like `kubectl get sriovhosts,sriovphysicalnics`."""
+    ir = host.interrupt_remapping
+    lines = [
+        _table(
+            [
+                ["HOST", "IOMMU", "ENABLED", "READY", "GROUPS", "IR", "IR-SOURCE", "REBOOT"],
+                [
+                    node,
+                    host.iommu.vendor,
+                    str(host.iommu.enabled_in_kernel_args).lower(),
+                    str(host.iommu.ready).lower(),
+                    str(host.iommu.groups),
+                    str(ir.supported).lower(),
+                    ir.source,
+                    str(host.reboot_required).lower(),
+                ],
+            ]
+        ),
+        "",
+    ]
+    lines += [f"{c.type}={c.status} ({c.reason}): {c.message}" for c in host.conditions]
+    rows = [["NODE", "INTERFACE", "MODEL", "LINK", "SPEED", "STATE", "VFS"]]
+    rows += [
+        [
+            nic.node_name or "",
+            nic.interface or "",
+            nic.model or "",
+            nic.link,
+            nic.speed or "-",
+            nic.state or "",
+            nic.vfs_summary or "",
+        ]
+        for nic in nics
+    ]
+    return "\n".join([*lines, "", _table(rows)])
+
+
+def _probe(args: argparse.Namespace) -> int:
+    node = args.probe_node or args.node or socket.gethostname()
+    pci_ids = PciIds(Path(args.pci_ids)) if args.pci_ids else None
+    host = real_host(Path(args.host_root), pci_ids=pci_ids)
+    host_status = probe_host(host)
+    nics = discover_nics(host, node)
+    if args.output == "json":
+        doc = {"sriovHost": host_status.to_api(), "sriovPhysicalNics": [n.to_api() for n in nics]}
+        print(json.dumps(doc, indent=2))
+    else:
+        print(render_table(node, host_status, nics))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "probe":
+        return _probe(args)
+    print("kvsriov agent: the long-running agent (--node NAME) is not implemented yet", file=sys.stderr)
+    return 2

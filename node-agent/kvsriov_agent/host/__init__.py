@@ -1,0 +1,1 @@
+"""Host access behind narrow interfaces (interfaces.py), their real implementations, and the Host bundle."""

@@ -1,0 +1,136 @@
+"""One narrow interface per kernel concern (DESIGN §2: host access with a root path).
+
+Each method's docstring gives the shell command it stands for. Real
+implementations live beside this module and take their root in the
+constructor; the simulated host (kvsriov.sandbox.host) implements the same
+protocols, and nothing ever patches a module to fake the host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Sysfs(Protocol):
+    """sysfs (/sys). Paths are relative to its mount point, e.g. `class/net/em1/carrier`."""
+
+    def read(self, path: str) -> str | None:
+        """`cat /sys/PATH`, stripped; None when absent or refused (e.g. `speed` of a down link: EINVAL)."""
+        ...
+
+    def write(self, path: str, value: str) -> None:
+        """`echo VALUE > /sys/PATH`; raises the kernel's OSError (EBUSY, EINVAL...) unchanged."""
+        ...
+
+    def listdir(self, path: str) -> list[str]:
+        """`ls /sys/PATH`, sorted; empty when the directory does not exist."""
+        ...
+
+    def readlink(self, path: str) -> str | None:
+        """`readlink /sys/PATH`; None when PATH is not a symlink."""
+        ...
+
+    def resolve(self, path: str) -> str | None:
+        """`realpath --relative-to=/sys /sys/PATH`; None when PATH does not exist."""
+        ...
+
+    def exists(self, path: str) -> bool:
+        """`test -e /sys/PATH` (follows symlinks)."""
+        ...
+
+
+class ProcFs(Protocol):
+    """procfs (/proc)."""
+
+    def cmdline(self) -> list[str]:
+        """`cat /proc/cmdline`, split into arguments: what the running kernel was booted with."""
+        ...
+
+    def modules(self) -> list[str]:
+        """`cut -d' ' -f1 /proc/modules`: names of the loaded modules."""
+        ...
+
+
+class KernelLog(Protocol):
+    """The kernel's printk buffer: the only place some probe results are printed."""
+
+    def lines(self) -> list[str]:
+        """`dmesg` (or `cat /dev/kmsg` without blocking): the messages still in the ring buffer."""
+        ...
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    """What rtnetlink says about one interface (RTM_GETLINK)."""
+
+    ifname: str
+    index: int
+    operstate: str
+    carrier: bool | None
+    mac: str | None
+
+
+@dataclass(frozen=True)
+class VfInfo:
+    """One entry of a PF's IFLA_VFINFO_LIST: the VF settings the PF driver enforces."""
+
+    index: int
+    mac: str | None
+    vlan: int | None
+
+
+class Netlink(Protocol):
+    """rtnetlink in the agent's network namespace (pyroute2)."""
+
+    def link(self, ifname: str) -> LinkInfo | None:
+        """`ip link show IFNAME`; None when no such interface."""
+        ...
+
+    def vfs(self, ifname: str) -> list[VfInfo]:
+        """`ip link show IFNAME` VF lines (IFLA_VFINFO_LIST): mac and vlan per VF; empty without VFs."""
+        ...
+
+
+# Placeholders for the next slices (spec.configureKernelArgs, spec.allowUnsafeInterrupts,
+# the device plugin); declared now so that the Host bundle has its final shape.
+
+
+class BootConfig(Protocol):
+    """The boot loader's configuration (a drop-in, never the main file)."""
+
+    def loader(self) -> str | None:
+        """`ls /etc/default/grub.d /etc/kernel/cmdline`: which supported boot loader the host uses."""
+        ...
+
+    def kernel_args(self) -> list[str]:
+        """`cat /etc/default/grub.d/kvsriov.cfg`: the arguments our drop-in adds."""
+        ...
+
+    def set_kernel_args(self, args: list[str]) -> None:
+        """`printf 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX ARGS"' > /etc/default/grub.d/kvsriov.cfg`."""
+        ...
+
+
+class Modprobe(Protocol):
+    """modprobe.d options and live module parameters."""
+
+    def options(self, module: str) -> dict[str, str]:
+        """`grep '^options MODULE' /etc/modprobe.d/kvsriov.conf`."""
+        ...
+
+    def set_options(self, module: str, options: dict[str, str]) -> None:
+        """`echo 'options MODULE K=V' > /etc/modprobe.d/kvsriov.conf` (empty removes the file)."""
+        ...
+
+
+class KubeletSockets(Protocol):
+    """The kubelet's unix sockets (device plugins, pod resources)."""
+
+    def device_plugin_dir(self) -> str:
+        """`ls /var/lib/kubelet/device-plugins`: where plugins listen and kubelet.sock is."""
+        ...
+
+    def pod_resources_socket(self) -> str:
+        """`/var/lib/kubelet/pod-resources/kubelet.sock`: the PodResources List API."""
+        ...
