@@ -12,6 +12,12 @@ conftest. Fixtures:
   written under ``tmp_path``.
 * ``kube_client`` (function scope): a ``kubernetes.client.ApiClient``
   configured from ``kubeconfig``; closed at teardown.
+* ``real_apiserver`` (session scope): a real kube-apiserver + etcd built from
+  their Go modules (``hack/real-apiserver/``) with our CRDs and the third-party
+  ones installed; the test is skipped, with the reason, where it cannot be built.
+* ``kube_backend`` (function scope): ``"emulated"`` or ``"real"``. Tests marked
+  ``@pytest.mark.both_servers`` run once against each, through ``kubeconfig``;
+  on the real server, what a test created is removed afterwards.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ if TYPE_CHECKING:  # imported lazily: the hil tier runs under TCG, where these i
     import kubernetes
 
     from kvsriov.sandbox.apiserver.server import EmulatedApiServer
+    from kvsriov.sandbox.real_apiserver import RealApiServer
 
 REPO_CRDS = Path(__file__).resolve().parents[2] / "crds"
 
@@ -46,10 +53,57 @@ def apiserver(crd_dirs: list[Path]) -> Iterator[EmulatedApiServer]:
         yield server
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_servers: run against the emulated and the real kube-apiserver")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_servers") and "kube_backend" in metafunc.fixturenames:
+        metafunc.parametrize("kube_backend", ["emulated", "real"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def real_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealApiServer]:
+    """A real kube-apiserver + etcd for the session, with our CRDs and the third-party ones."""
+    from kvsriov.sandbox.real_apiserver import (
+        THIRD_PARTY_CRDS,
+        RealApiServer,
+        RealApiServerUnavailable,
+        build,
+        install_crds,
+    )
+
+    try:
+        server = RealApiServer(build(), tmp_path_factory.mktemp("real-apiserver")).start()
+    except RealApiServerUnavailable as exc:
+        pytest.skip(f"real kube-apiserver unavailable: {exc}")
+    try:
+        install_crds(server.kubeconfig, [REPO_CRDS, THIRD_PARTY_CRDS])
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def kubeconfig(apiserver: EmulatedApiServer, tmp_path: Path) -> Path:
-    """Path of a kubeconfig pointing at ``apiserver``."""
-    return apiserver.write_kubeconfig(tmp_path / "kubeconfig")
+def kube_backend(request: pytest.FixtureRequest) -> str:
+    """Which API server ``kubeconfig`` points at: "emulated" unless parametrized by ``both_servers``."""
+    return str(getattr(request, "param", "emulated"))
+
+
+@pytest.fixture
+def kubeconfig(kube_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    """Path of a kubeconfig pointing at the emulated ``apiserver`` or at ``real_apiserver``."""
+    if kube_backend == "real":
+        from kvsriov.sandbox.real_apiserver import reset
+
+        real: RealApiServer = request.getfixturevalue("real_apiserver")
+        try:
+            yield real.kubeconfig
+        finally:
+            reset(real.kubeconfig)
+        return
+    emulated: EmulatedApiServer = request.getfixturevalue("apiserver")
+    yield emulated.write_kubeconfig(tmp_path / "kubeconfig")
 
 
 @pytest.fixture

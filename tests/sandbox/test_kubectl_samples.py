@@ -13,6 +13,7 @@ from kvsriov.paths import samples_dir
 KUBECTL = shutil.which("kubectl")
 pytestmark = [
     pytest.mark.kubectl,
+    pytest.mark.both_servers,
     pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (CI has /usr/bin/kubectl)"),
 ]
 
@@ -40,7 +41,11 @@ def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subproces
     assert KUBECTL is not None
     return subprocess.run(
         [KUBECTL, "--kubeconfig", str(kubeconfig), *args],
-        input=stdin, capture_output=True, text=True, timeout=60, check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
