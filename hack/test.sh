@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 bash hack/setup.sh
 echo "== generated files are current"
 .venv/bin/kvsriov crds generate --check
+.venv/bin/kvsriov protos generate --check
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== import contracts"

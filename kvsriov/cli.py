@@ -31,6 +31,28 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _protos(args: argparse.Namespace) -> int:
+    from kvsriov import protogen
+
+    if args.check:
+        diffs = protogen.stale()
+        if diffs:
+            sys.stdout.write("".join(diffs))
+            print(
+                f"\n{protogen.PROTO_DIR} is stale: run `kvsriov protos generate` and commit the result.",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{protogen.PROTO_DIR} is current ({len(protogen.protos())} protos).")
+        return 0
+    written = protogen.write()
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print(f"{protogen.PROTO_DIR} already current.")
+    return 0
+
+
 def _apiserver(args: argparse.Namespace) -> int:
     from kvsriov.sandbox.apiserver.server import serve
 
@@ -55,6 +77,18 @@ def _operator(argv: list[str]) -> int:
     return operator_main(argv)
 
 
+def _simhost(args: argparse.Namespace) -> int:
+    from kvsriov.sandbox.host.simhost import fuse_unavailable, serve
+
+    reason = fuse_unavailable()
+    if reason:
+        print(f"kvsriov simhost: {reason}", file=sys.stderr)
+        return 1
+    print(f"simulated host ({args.fixture}) at {args.root}; Ctrl-C unmounts", file=sys.stderr)
+    serve(Path(args.root), args.fixture)
+    return 0
+
+
 #: The image's two entry points parse their own options (see their cli modules).
 ENTRY_POINTS = {"agent": _agent, "operator": _operator}
 
@@ -70,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--dir", help="output directory (default: the project's crds/)")
     gen.set_defaults(func=_crds)
 
+    protos = sub.add_parser("protos", help="the Python code of the kubelet's gRPC APIs (grpcio-tools)")
+    protos_sub = protos.add_subparsers(dest="protos_command", required=True, metavar="ACTION")
+    pgen = protos_sub.add_parser("generate", help="regenerate *_pb2*.py (or --check that they are current)")
+    pgen.add_argument("--check", action="store_true", help="exit 1 and print a diff when they are stale")
+    pgen.set_defaults(func=_protos)
+
     api = sub.add_parser(
         "apiserver", help="run the emulated Kubernetes API server (sandbox) until interrupted"
     )
@@ -81,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--crds", action="append", metavar="DIR", help="CRD directory to install (default: crds/)"
     )
     api.set_defaults(func=_apiserver)
+
+    sim = sub.add_parser(
+        "simhost", help="serve a simulated host (sysfs with kernel semantics, over FUSE) until interrupted"
+    )
+    sim.add_argument("--root", required=True, metavar="DIR", help="mount point (created when missing)")
+    sim.add_argument("--fixture", default="reference", help="the host's NICs: reference | testbed")
+    sim.set_defaults(func=_simhost)
     # Listed for --help only: main() hands their whole command line to their own parsers.
     sub.add_parser("agent", help="the node agent (see `kvsriov agent --help`)")
     sub.add_parser("operator", help="the operator (see `kvsriov operator --help`)")

@@ -18,12 +18,28 @@ from kvsriov.api.nic import SriovPhysicalNicStatus
 from kvsriov_agent.discovery import discover_nics
 from kvsriov_agent.host.bundle import real_host
 from kvsriov_agent.host.pci_ids import PciIds
+from kvsriov_agent.podresources.client import DEFAULT_SOCKET
 from kvsriov_agent.probe import probe_host
+from kvsriov_agent.runtime import DEFAULT_RESYNC_S
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kvsriov agent", description="The kvsriov node agent.")
-    parser.add_argument("--node", help="this node's name (the long-running agent; not implemented yet)")
+    parser.add_argument("--node", help="this node's name: run the long-running agent for it")
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, else in-cluster)")
+    parser.add_argument("--host-root", default="/", help="the host's root directory (default: /)")
+    parser.add_argument(
+        "--pod-resources-socket",
+        default=DEFAULT_SOCKET,
+        help=f"kubelet PodResources (default: {DEFAULT_SOCKET})",
+    )
+    parser.add_argument(
+        "--resync",
+        type=float,
+        default=DEFAULT_RESYNC_S,
+        help="seconds between safety-net passes (default: 300)",
+    )
+    parser.add_argument("--pci-ids", dest="agent_pci_ids", help="the PCI ID database (default: the system's)")
     sub = parser.add_subparsers(dest="command")
     probe = sub.add_parser(
         "probe", help="print, read-only, what the agent would write to SriovHost/SriovPhysicalNic status"
@@ -97,5 +113,42 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "probe":
         return _probe(args)
-    print("kvsriov agent: the long-running agent (--node NAME) is not implemented yet", file=sys.stderr)
-    return 2
+    if not args.node:
+        print("kvsriov agent: --node NAME is required (or use `kvsriov agent probe`)", file=sys.stderr)
+        return 2
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Build the pieces once, here, and hand them down: nothing below reads globals or the environment."""
+    import logging
+
+    from kvsriov_agent.kube.client import KubeClient
+    from kvsriov_agent.kube.config import ConfigError, load_config
+    from kvsriov_agent.kube.events import EventRecorder
+    from kvsriov_agent.podresources import PodResourcesClient
+    from kvsriov_agent.reconcile import Reconciler
+    from kvsriov_agent.runtime import Agent
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        client = KubeClient(load_config(args.kubeconfig))
+    except ConfigError as err:
+        print(f"kvsriov agent: {err}", file=sys.stderr)
+        return 2
+    pci_ids = PciIds(Path(args.agent_pci_ids)) if args.agent_pci_ids else None
+    host = real_host(Path(args.host_root), pci_ids=pci_ids)
+    reconciler = Reconciler(
+        client=client,
+        host=host,
+        node=args.node,
+        events=EventRecorder(client, "kvsriov-agent", args.node),
+        pod_resources=PodResourcesClient(args.pod_resources_socket),
+    )
+    # Link events describe the kernel the agent runs on: only meaningful when that is the host.
+    agent = Agent(reconciler, resync=args.resync, watch_netlink=Path(args.host_root).resolve() == Path("/"))
+    try:
+        agent.run()
+    except KeyboardInterrupt:
+        agent.stopped.set()
+    return 0

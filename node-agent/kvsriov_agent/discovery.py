@@ -157,3 +157,19 @@ def describe_nic(host: Host, node: str, ifname: str) -> SriovPhysicalNicStatus:
 def discover_nics(host: Host, node: str) -> list[SriovPhysicalNicStatus]:
     """One status per physical NIC of this host, sorted by interface name."""
     return [describe_nic(host, node, ifname) for ifname in physical_interfaces(host.sysfs)]
+
+
+def driverless_pfs(sysfs: Sysfs) -> list[str]:
+    """PCI addresses of SR-IOV capable functions that no driver holds.
+
+    When a PF's driver is unbound its remove() disables SR-IOV (pci_disable_sriov: every VF
+    device goes) and unregisters the netdev, so the NIC drops out of class/net and of
+    physical_interfaces(). What remains is the PCI function with `sriov_totalvfs` and no
+    `driver` link: the runtime matches it to its SriovPhysicalNic by pciAddress (VFsLost).
+    """
+    return [
+        address
+        for address in sysfs.listdir(paths.PCI_DEVICES)
+        if sysfs.exists(paths.pci(address, "sriov_totalvfs"))
+        and sysfs.readlink(paths.pci(address, "driver")) is None
+    ]

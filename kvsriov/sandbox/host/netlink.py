@@ -28,3 +28,23 @@ class RecordedNetlink:
     def vfs(self, ifname: str) -> list[VfInfo]:
         data = self.links.get(ifname, {})
         return [VfInfo(index=int(v["vf"]), mac=v.get("mac"), vlan=v.get("vlan")) for v in data.get("vfs", [])]
+
+    def set_vf(
+        self,
+        ifname: str,
+        index: int,
+        mac: str | None = None,
+        vlan: int | None = None,
+        spoofchk: bool | None = None,
+        trust: bool | None = None,
+    ) -> None:
+        """Record the settings as the PF driver would report them back (IFLA_VFINFO_LIST)."""
+        entries = self.links.setdefault(ifname, {}).setdefault("vfs", [])
+        entry = next((v for v in entries if int(v["vf"]) == index), None)
+        if entry is None:
+            entry = {"vf": index}
+            entries.append(entry)
+        if mac is not None:
+            entry["mac"] = mac
+        if vlan is not None:
+            entry["vlan"] = vlan or None

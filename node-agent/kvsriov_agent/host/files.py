@@ -1,4 +1,4 @@
-"""sysfs and procfs read through the file system, under a root directory.
+"""sysfs, procfs and /dev read through the file system, under a root directory.
 
 The root is `/` on a host, the host's root mounted into the agent's container
 (e.g. `/host`), or a tree built by a test: the same code reads all three.
@@ -79,3 +79,13 @@ class FileProcFs:
         except OSError:
             return []
         return [line.split()[0] for line in text.splitlines() if line.strip()]
+
+
+class FileDevFs:
+    """The DevFs protocol over `<root>/dev`."""
+
+    def __init__(self, root: Path = Path("/")) -> None:
+        self.base = Path(root) / paths.DEV
+
+    def exists(self, path: str) -> bool:
+        return (self.base / path).exists()

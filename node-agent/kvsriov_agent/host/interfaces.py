@@ -91,16 +91,37 @@ class Netlink(Protocol):
         """`ip link show IFNAME` VF lines (IFLA_VFINFO_LIST): mac and vlan per VF; empty without VFs."""
         ...
 
+    def set_vf(
+        self,
+        ifname: str,
+        index: int,
+        mac: str | None = None,
+        vlan: int | None = None,
+        spoofchk: bool | None = None,
+        trust: bool | None = None,
+    ) -> None:
+        """`ip link set IFNAME vf INDEX [mac M] [vlan V] [spoofchk on|off] [trust on|off]` (RTM_SETLINK
+        with IFLA_VFINFO_LIST): the PF driver enforces these on the VF; None leaves a setting as is."""
+        ...
 
-# Placeholders for the next slices (spec.configureKernelArgs, spec.allowUnsafeInterrupts,
-# the device plugin); declared now so that the Host bundle has its final shape.
+
+class DevFs(Protocol):
+    """devtmpfs (/dev). Paths are relative to its mount point, e.g. `vfio/12`."""
+
+    def exists(self, path: str) -> bool:
+        """`test -e /dev/PATH`: e.g. the VFIO group node that vfio-pci creates per IOMMU group."""
+        ...
+
+
+# spec.configureKernelArgs and spec.allowUnsafeInterrupts: implemented in boot.py and modprobe.py.
 
 
 class BootConfig(Protocol):
     """The boot loader's configuration (a drop-in, never the main file)."""
 
     def loader(self) -> str | None:
-        """`ls /etc/default/grub.d /etc/kernel/cmdline`: which supported boot loader the host uses."""
+        """`ls /etc/default/grub /etc/kernel/cmdline`: the boot loader found ("grub", "kernel-install")
+        or None when none we know of."""
         ...
 
     def kernel_args(self) -> list[str]:
@@ -120,7 +141,12 @@ class Modprobe(Protocol):
         ...
 
     def set_options(self, module: str, options: dict[str, str]) -> None:
-        """`echo 'options MODULE K=V' > /etc/modprobe.d/kvsriov.conf` (empty removes the file)."""
+        """`echo 'options MODULE K=V' > /etc/modprobe.d/kvsriov.conf` (empty removes the line), and
+        `echo V > /sys/module/MODULE/parameters/K` while the module is loaded."""
+        ...
+
+    def parameter(self, module: str, name: str) -> str | None:
+        """`cat /sys/module/MODULE/parameters/NAME` (bools read Y/N); None when not loaded."""
         ...
 
 

@@ -62,3 +62,30 @@ class Pyroute2Netlink:
             # The kernel reports "not set" as the zero MAC and VLAN 0.
             result.append(VfInfo(index=index, mac=None if mac in (None, _NO_MAC) else mac, vlan=vlan or None))
         return result
+
+    def set_vf(
+        self,
+        ifname: str,
+        index: int,
+        mac: str | None = None,
+        vlan: int | None = None,
+        spoofchk: bool | None = None,
+        trust: bool | None = None,
+    ) -> None:
+        from pyroute2 import IPRoute
+
+        vf: dict[str, Any] = {"vf": index}
+        if mac is not None:
+            vf["mac"] = mac
+        if vlan is not None:
+            vf["vlan"] = vlan  # 0 clears the VLAN (the PF stops tagging)
+        if spoofchk is not None:
+            vf["spoofchk"] = int(spoofchk)
+        if trust is not None:
+            vf["trust"] = int(trust)
+        kwargs: dict[str, Any] = {"netns": self.netns} if self.netns else {}
+        with IPRoute(**kwargs) as ipr:
+            found = ipr.link_lookup(ifname=ifname)
+            if not found:
+                raise OSError(19, f"no such interface: {ifname}")  # ENODEV, as `ip link set` says
+            ipr.link("set", index=found[0], vf=vf)

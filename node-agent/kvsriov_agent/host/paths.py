@@ -12,6 +12,8 @@ from typing import Final
 SYS: Final = "sys"
 #: procfs, mounted at /proc.
 PROC: Final = "proc"
+#: devtmpfs, mounted at /dev.
+DEV: Final = "dev"
 #: The kernel's printk ring buffer as a character device (one record per read()).
 DEV_KMSG: Final = "dev/kmsg"
 
@@ -24,6 +26,19 @@ CLASS_IOMMU: Final = "class/iommu"
 IOMMU_GROUPS: Final = "kernel/iommu_groups"
 #: The VT-d extended capability register of a DMAR unit, hex without 0x.
 INTEL_ECAP: Final = "intel-iommu/ecap"
+
+#: PCI functions by address, each a link into the device tree.
+PCI_DEVICES: Final = "bus/pci/devices"
+#: PCI drivers by name; each has `bind` and `unbind` (write a PCI address).
+PCI_DRIVERS: Final = "bus/pci/drivers"
+#: Write a PCI address: the PCI core probes the drivers that match it (honouring driver_override).
+PCI_DRIVERS_PROBE: Final = "bus/pci/drivers_probe"
+#: Loaded modules and their parameters.
+SYS_MODULE: Final = "module"
+
+# Below: relative to the /dev mount.
+#: One node per IOMMU group that vfio-pci holds a device of (the legacy group API; no IOMMUFD).
+DEV_VFIO: Final = "vfio"
 
 # Below: relative to the procfs mount.
 CMDLINE: Final = "cmdline"
@@ -42,3 +57,13 @@ def net(ifname: str, attr: str = "") -> str:
 def net_device(ifname: str, attr: str = "") -> str:
     """The PCI function behind an interface: `class/net/<ifname>/device[/<attr>]`."""
     return net(ifname, f"device/{attr}" if attr else "device")
+
+
+def pci(address: str, attr: str = "") -> str:
+    """`bus/pci/devices/<address>[/<attr>]`, relative to the sysfs mount."""
+    return f"{PCI_DEVICES}/{address}/{attr}" if attr else f"{PCI_DEVICES}/{address}"
+
+
+def pci_driver(driver: str, attr: str = "") -> str:
+    """`bus/pci/drivers/<driver>[/<attr>]`, relative to the sysfs mount."""
+    return f"{PCI_DRIVERS}/{driver}/{attr}" if attr else f"{PCI_DRIVERS}/{driver}"

@@ -55,18 +55,20 @@ def test_probe_table(ref_tree: HostTree, capsys: pytest.CaptureFixture[str]) -> 
     assert any(line.startswith("Ready=True") for line in out)
 
 
-def test_long_running_agent_not_implemented_yet(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--node", "worker-1"]) == 2
-    assert "not implemented yet" in capsys.readouterr().err
+def test_long_running_agent_needs_a_node(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "--node NAME is required" in capsys.readouterr().err
 
 
 def test_probe_imports_neither_kubernetes_nor_kopf() -> None:
-    """Under TCG `import kubernetes` alone costs 4 s and kopf 2 s (TESTBED.md): the probe needs neither."""
+    """Under TCG `import kubernetes` alone costs 4 s and kopf 2 s (TESTBED.md): the probe and the
+    long-running agent (its own stdlib client, kvsriov_agent.kube) need neither, nor aiohttp."""
     import subprocess
     import sys
 
     code = (
-        "import sys, kvsriov.cli, kvsriov_agent.cli, kvsriov_agent.probe, kvsriov_agent.discovery;"
+        "import sys, kvsriov.cli, kvsriov_agent.cli, kvsriov_agent.probe, kvsriov_agent.discovery,"
+        " kvsriov_agent.runtime, kvsriov_agent.reconcile, kvsriov_agent.kube.watch;"
         "bad = sorted(m for m in ('kubernetes', 'kopf', 'aiohttp') if m in sys.modules);"
         "print(*bad, file=sys.stderr); sys.exit(1 if bad else 0)"
     )

@@ -1,0 +1,37 @@
+"""Simulated hosts by name: the static trees of tree.py, loaded into a SimKernel."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from kvsriov.sandbox.host.memfs import MemFs
+from kvsriov.sandbox.host.simkernel import SimKernel
+from kvsriov.sandbox.host.tree import HostTree, reference_host
+
+
+def testbed_host(root: Path) -> HostTree:
+    """Like the QEMU test bed's guest: VT-d with IR, two 82576 (igb, 7 VFs) eth0/eth1, an 82574L eth2."""
+    tree = HostTree(root)
+    tree.cmdline("BOOT_IMAGE=/vmlinuz intel_iommu=on iommu=pt mitigations=off quiet")
+    tree.iommu_unit("dmar0", ecap="f00f4a")
+    tree.nic("eth0", "0000:01:00.0", "8086", "10c9", "igb", 7)
+    tree.nic("eth1", "0000:02:00.0", "8086", "10c9", "igb", 7)
+    tree.nic("eth2", "0000:03:00.0", "8086", "10d3", "e1000e", None)
+    tree.netdev("lo", None)
+    return tree
+
+
+FIXTURES: dict[str, Callable[[Path], HostTree]] = {"reference": reference_host, "testbed": testbed_host}
+
+
+def sim_kernel(fixture: str = "reference") -> SimKernel:
+    """A SimKernel over a named fixture: 'reference' (82599ES em1/em2 bonded, I350 em3/em4), 'testbed'."""
+    if fixture not in FIXTURES:
+        raise ValueError(f"unknown fixture {fixture!r}: choose from {', '.join(sorted(FIXTURES))}")
+    fs = MemFs()
+    with tempfile.TemporaryDirectory(prefix="kvsriov-simhost-") as staging:
+        FIXTURES[fixture](Path(staging))
+        fs.load(Path(staging))
+    return SimKernel(fs)

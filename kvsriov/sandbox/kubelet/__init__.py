@@ -1,0 +1,1 @@
+"""Stand-ins for the kubelet's gRPC services, over real unix sockets."""

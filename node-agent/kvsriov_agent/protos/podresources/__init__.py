@@ -1,0 +1,1 @@
+"""PodResources API (k8s.io/kubelet pkg/apis/podresources)."""

@@ -1,0 +1,1 @@
+"""PodResources v1: generated from api.proto by `kvsriov protos generate`."""

@@ -1,0 +1,265 @@
+"""The agent's checklist: observe -> plan -> apply -> conditions, for this node's objects only.
+
+One pass (`Reconciler.run`) reads the host, compares it with the cached
+SriovHost and SriovPhysicalNic objects, changes the host only where a spec
+asks for it, and writes status only when it differs. Running it twice on an
+unchanged host writes nothing; running it after a crash picks up where the
+kernel is (sriov_numvfs is the state, not our memory), so it converges.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from kvsriov.api.conditions import Condition, NicConditionType, find_condition, set_condition
+from kvsriov.api.host import SriovHostSpec, SriovHostStatus
+from kvsriov.api.naming import nic_object_name
+from kvsriov.api.nic import SriovPhysicalNicSpec, SriovPhysicalNicStatus
+from kvsriov_agent import binding, guards, slicing
+from kvsriov_agent.discovery import describe_nic, discover_nics
+from kvsriov_agent.host.bundle import Host
+from kvsriov_agent.hostconfig import apply_kernel_args, apply_unsafe_interrupts
+from kvsriov_agent.kube.client import ApiError, KubeClient, Obj, ResourcePath
+from kvsriov_agent.kube.events import EventRecorder
+from kvsriov_agent.objects import HOSTS, NICS, host_status, new_host, new_nic, nic_status, status_patch
+from kvsriov_agent.podresources import PodResourcesClient, PodResourcesUnavailable
+
+log = logging.getLogger(__name__)
+PODS = ResourcePath("", "v1", "pods")
+SLICED = NicConditionType.SLICED
+
+
+@dataclass
+class Reconciler:
+    client: KubeClient
+    host: Host
+    node: str
+    events: EventRecorder
+    pod_resources: PodResourcesClient
+    #: SriovHost spec.allowUnsafeInterrupts as of this pass (read by the vfio-pci guard).
+    allow_unsafe: bool = False
+    #: API writes (creates and status patches) made so far: logged per pass, so "no churn" is observable.
+    writes: int = 0
+
+    # -- the checklist -------------------------------------------------------------------------
+
+    def run(self, host_obj: Obj | None, nics: dict[str, Obj]) -> None:
+        """1. SriovHost  2. every PF found  3. every object whose PF is gone."""
+        host_status_now = self.reconcile_host(host_obj)
+        found = discover_nics(self.host, self.node)
+        names = set()
+        for status in found:
+            name = nic_object_name(self.node, status.interface or "")
+            names.add(name)
+            self.reconcile_nic(nics.get(name), status, nics, host_status_now)
+        for name, obj in nics.items():
+            if name not in names:
+                self.mark_missing(obj)
+
+    # -- SriovHost -----------------------------------------------------------------------------
+
+    def reconcile_host(self, obj: Obj | None) -> SriovHostStatus:
+        if obj is None:
+            obj = self._create(HOSTS, new_host(self.node))
+        spec = SriovHostSpec.model_validate(obj.get("spec") or {})
+        self.allow_unsafe = spec.allow_unsafe_interrupts
+        gen = obj["metadata"].get("generation")
+        previous = host_status(obj)
+        status = probe_with_config(self.host, spec, previous, gen)
+        if apply_unsafe_interrupts(self.host, spec, status, gen) and not _was_true(previous, "Unsafe"):
+            self.events.record(obj, "Warning", "UnsafeInterruptsAllowed", _cond_msg(status))
+        self._write_status(HOSTS, obj, status.to_api())
+        return status
+
+    # -- SriovPhysicalNic ----------------------------------------------------------------------
+
+    def reconcile_nic(
+        self, obj: Obj | None, status: SriovPhysicalNicStatus, nics: dict[str, Obj], host: SriovHostStatus
+    ) -> None:
+        if obj is None:
+            obj = self._create(NICS, new_nic(self.node, status))
+        spec = SriovPhysicalNicSpec.model_validate(obj["spec"])
+        gen = obj["metadata"].get("generation")
+        previous = nic_status(obj)
+        status.conditions = _merge_conditions(previous, status)
+        if spec.num_vfs != status.num_vfs or (status.vfs and guards.drivers_differ(status, spec)):
+            status = self.change(obj, spec, status, nics, host, gen)
+        else:
+            detail = f"{status.num_vfs} VFs on {spec.vf_driver}" if status.num_vfs else "not sliced (0 VFs)"
+            status.conditions = set_condition(status.conditions, SLICED, "True", "AsRequested", detail, gen)
+        self._vfs_lost(obj, status, previous, gen)
+        status.observed_generation = gen
+        self._write_status(NICS, obj, status.to_api())
+
+    def change(
+        self,
+        obj: Obj,
+        spec: SriovPhysicalNicSpec,
+        status: SriovPhysicalNicStatus,
+        nics: dict[str, Obj],
+        host: SriovHostStatus,
+        gen: int | None,
+    ) -> SriovPhysicalNicStatus:
+        """Guards, plan, Slicing state, apply, bind, re-discover; every outcome is a condition."""
+        pci = status.pci_address or ""
+        refusal = guards.bond_conflict(status, nics, spec.num_vfs) or (
+            guards.interrupt_remapping_refusal(host, self.allow_unsafe, spec.vf_driver)
+            if spec.num_vfs
+            else None
+        )
+        if refusal:
+            return self._refuse(obj, status, "Refused", refusal, gen)
+        try:
+            # No VFs, none in use: that is a fact, not an assumption. Otherwise ask the kubelet.
+            in_use = self._in_use(status) if status.vfs else {}
+        except PodResourcesUnavailable as err:
+            message = f"cannot tell which VFs are in use, so nothing is changed (fail closed): {err}"
+            return self._refuse(obj, status, "PodResourcesUnavailable", message, gen)
+        plan = slicing.plan_numvfs(status.num_vfs, spec.num_vfs, status.total_vfs, in_use, spec.force)
+        if plan.refused:
+            reason = "InUse" if in_use and not spec.force else "Refused"
+            return self._refuse(obj, status, reason, plan.refused, gen)
+        if plan.steps:
+            status.state = "Slicing"
+            status.conditions = set_condition(
+                status.conditions, SLICED, "False", "Slicing",
+                f"changing {status.num_vfs} -> {spec.num_vfs} VFs (writes {plan.steps})", gen,
+            )  # fmt: skip
+            self._write_status(NICS, obj, status.to_api())
+        try:
+            slicing.apply_numvfs(self.host, pci, plan.steps)
+            if spec.num_vfs:
+                binding.bind_vfs(self.host, pci, spec.vf_driver)
+        except (slicing.SlicingError, binding.BindingError, OSError) as err:
+            fresh = self._describe(status, gen)
+            self.events.record(obj, "Warning", "SlicingFailed", str(err))
+            fresh.conditions = set_condition(
+                fresh.conditions, SLICED, "False", "SlicingFailed", str(err), gen
+            )
+            return fresh
+        fresh = self._describe(status, gen)
+        message = f"{fresh.num_vfs} VFs on {spec.vf_driver}" if fresh.num_vfs else "restored (0 VFs)"
+        if plan.lost:
+            who = ", ".join(f"VF {i} ({owner})" for i, owner in plan.lost.items())
+            message += f"; forced: these lost their NIC: {who}"
+            self.events.record(obj, "Warning", "ForcedVFsRemoved", f"spec.force removed VFs in use: {who}")
+        else:
+            self.events.record(obj, "Normal", "Sliced", message)
+        fresh.conditions = set_condition(fresh.conditions, SLICED, "True", "Sliced", message, gen)
+        return fresh
+
+    def mark_missing(self, obj: Obj) -> None:
+        """The PF vanished (unplugged, renamed, driver gone): say so, keep the object (users own spec)."""
+        status = nic_status(obj) or SriovPhysicalNicStatus(node_name=self.node)
+        ifname = obj["spec"].get("interface")
+        status.state = "Missing"
+        status.conditions = set_condition(
+            status.conditions, NicConditionType.PRESENT, "False", "NotFound",
+            f"{ifname} is no longer found on node {self.node} (removed, renamed or its driver is gone); "
+            "delete this object if the NIC is gone for good.", obj["metadata"].get("generation"),
+        )  # fmt: skip
+        if self._write_status(NICS, obj, status.to_api()):
+            self.events.record(obj, "Warning", "NicMissing", f"{ifname} is no longer found on {self.node}")
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _refuse(
+        self, obj: Obj, status: SriovPhysicalNicStatus, reason: str, message: str, gen: int | None
+    ) -> SriovPhysicalNicStatus:
+        previous = find_condition(status.conditions, SLICED)
+        if previous is None or previous.reason != reason or previous.message != message:
+            self.events.record(obj, "Warning", reason, message)
+        status.conditions = set_condition(status.conditions, SLICED, "False", reason, message, gen)
+        return status
+
+    def _vfs_lost(
+        self,
+        obj: Obj,
+        status: SriovPhysicalNicStatus,
+        previous: SriovPhysicalNicStatus | None,
+        gen: int | None,
+    ) -> None:
+        lost = [vf.pci_address for vf in status.vfs if vf.health == "Lost"]
+        cond = NicConditionType.VFS_LOST
+        if lost:
+            message = (
+                f"the PF driver of {status.interface} is unbound while {len(lost)} VFs exist: they are lost "
+                f"({', '.join(lost)}); rebind the PF driver or restore with spec.numVfs: 0"
+            )
+            if not _was_true(previous, cond):
+                self.events.record(obj, "Warning", "VFsLost", message)
+            status.conditions = set_condition(
+                status.conditions, cond, "True", "PFDriverUnbound", message, gen
+            )
+        elif previous is not None and find_condition(previous.conditions, cond) is not None:
+            status.conditions = set_condition(status.conditions, cond, "False", "PFDriverBound", "", gen)
+
+    def _in_use(self, status: SriovPhysicalNicStatus) -> dict[int, str]:
+        def lookup(namespace: str, name: str) -> Obj | None:
+            try:
+                return self.client.get_or_none(PODS, name, namespace)
+            except (ApiError, OSError):
+                return None
+
+        return guards.vfs_in_use(status, self.pod_resources, lookup)
+
+    def _describe(self, before: SriovPhysicalNicStatus, gen: int | None) -> SriovPhysicalNicStatus:
+        fresh = describe_nic(self.host, self.node, before.interface or "")
+        fresh.conditions = _merge_conditions(before, fresh)
+        fresh.observed_generation = gen
+        return fresh
+
+    def _create(self, res: ResourcePath, body: Obj) -> Obj:
+        try:
+            created = self.client.create(res, body)
+            self.writes += 1
+            log.info("created %s/%s", res.plural, body["metadata"]["name"])
+            return created
+        except ApiError as err:
+            if err.status != 409:  # 409: it exists; our cache had not seen it yet
+                raise
+            return self.client.get(res, body["metadata"]["name"])
+
+    def _write_status(self, res: ResourcePath, obj: Obj, new: dict[str, object]) -> bool:
+        patch = status_patch(obj.get("status"), new)
+        if patch is None:
+            return False
+        updated = self.client.patch_status(res, obj["metadata"]["name"], patch)
+        self.writes += 1
+        obj.update(updated)  # later steps of this pass see the written status
+        return True
+
+
+def probe_with_config(
+    host: Host, spec: SriovHostSpec, previous: SriovHostStatus | None, gen: int | None
+) -> SriovHostStatus:
+    from kvsriov_agent.probe import probe_host
+
+    status = probe_host(host, spec, previous, gen)
+    apply_kernel_args(host, spec, status, gen)
+    return status
+
+
+def _merge_conditions(
+    previous: SriovPhysicalNicStatus | None, fresh: SriovPhysicalNicStatus
+) -> list[Condition]:
+    """Discovery sets Present afresh; carry the other conditions (and their transition times) over."""
+    conditions = list(previous.conditions) if previous else []
+    for cond in fresh.conditions:
+        conditions = set_condition(
+            conditions, cond.type, cond.status, cond.reason, cond.message, cond.observed_generation
+        )
+    return conditions
+
+
+def _was_true(previous: SriovHostStatus | SriovPhysicalNicStatus | None, type_: str) -> bool:
+    if previous is None:
+        return False
+    found = next((c for c in previous.conditions if c.type.startswith(type_)), None)
+    return found is not None and found.status == "True"
+
+
+def _cond_msg(status: SriovHostStatus) -> str:
+    found = find_condition(status.conditions, "UnsafeInterruptsAllowed")
+    return found.message if found else ""

@@ -1,0 +1,113 @@
+"""The long-running agent: watches and kernel events feed one queue; one thread reconciles.
+
+- Watches: the SriovHost named after the node (fieldSelector metadata.name) and
+  the SriovPhysicalNics labelled kvsriov.io/node=NODE (a server-side label
+  selector), so the API server sends this node nothing about other nodes and
+  the cost per node stays flat as the cluster grows (DESIGN §2).
+- Kernel events: rtnetlink link messages (a NIC appears, loses carrier, gets
+  VFs) when the agent runs on the host's own kernel (host root `/`).
+- A slow periodic resync is the safety net for what no event reports
+  (a file-tree host in tests, a missed netlink message).
+Events are coalesced: a burst of them is one reconcile pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+from kvsriov.api.constants import LABEL_NODE
+from kvsriov_agent.kube.client import ApiError, Obj
+from kvsriov_agent.kube.watch import Watcher
+from kvsriov_agent.objects import HOSTS, NICS
+from kvsriov_agent.reconcile import Reconciler
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RESYNC_S = 300.0
+#: After an event, wait this long for the rest of its burst before reconciling.
+COALESCE_S = 0.05
+RETRY_START_S = 0.5
+RETRY_MAX_S = 30.0
+
+
+@dataclass
+class Agent:
+    reconciler: Reconciler
+    resync: float = DEFAULT_RESYNC_S
+    watch_netlink: bool = False
+    wakeups: queue.Queue[str] = field(default_factory=queue.Queue)
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        client, node = self.reconciler.client, self.reconciler.node
+        self.hosts = Watcher(client, HOSTS, self._on_event, field_selector=f"metadata.name={node}")
+        self.nics = Watcher(client, NICS, self._on_event, label_selector=f"{LABEL_NODE}={node}")
+
+    def _on_event(self, kind: str, obj: Obj | None) -> None:
+        self.wakeups.put(kind)
+
+    def start_sources(self) -> None:
+        self.hosts.start()
+        self.nics.start()
+        if self.watch_netlink:
+            threading.Thread(target=self._netlink_events, name="netlink", daemon=True).start()
+
+    def _netlink_events(self) -> None:
+        """RTM_NEWLINK/DELLINK on the link multicast group: cheap, and exactly what changes a NIC."""
+        try:
+            from pyroute2 import IPRoute  # type: ignore[import-untyped]
+            from pyroute2.netlink.rtnl import RTMGRP_LINK  # type: ignore[import-untyped]
+        except ImportError:
+            log.info("pyroute2 not available: kernel link events come only with the periodic resync")
+            return
+        while not self.stopped.is_set():
+            try:
+                with IPRoute() as ipr:
+                    ipr.bind(groups=RTMGRP_LINK)
+                    while not self.stopped.is_set():
+                        if ipr.get():
+                            self.wakeups.put("netlink")
+            except OSError as err:
+                log.warning("netlink monitor: %s; restarting", err)
+                self.stopped.wait(RETRY_START_S)
+
+    def _wait(self, timeout: float) -> bool:
+        """Block until an event or `timeout`; then drain the burst. True when an event came."""
+        try:
+            self.wakeups.get(timeout=max(timeout, 0.0))
+        except queue.Empty:
+            return False
+        time.sleep(COALESCE_S)  # let the rest of a burst arrive, then take it all at once
+        while True:
+            try:
+                self.wakeups.get_nowait()
+            except queue.Empty:
+                return True
+
+    def run(self) -> None:
+        self.start_sources()
+        while not (self.hosts.synced.wait(0.5) and self.nics.synced.wait(0.5)):
+            if self.stopped.is_set():
+                return
+        retry = RETRY_START_S
+        next_pass = time.monotonic()
+        while not self.stopped.is_set():
+            self._wait(next_pass - time.monotonic())
+            if self.stopped.is_set():
+                return
+            host_obj = self.hosts.snapshot().get(self.reconciler.node)
+            before = self.reconciler.writes
+            try:
+                self.reconciler.run(host_obj, self.nics.snapshot())
+                log.info("pass complete: %d writes", self.reconciler.writes - before)
+            except (ApiError, OSError) as err:
+                log.warning("reconcile failed: %s; retrying in %.1fs", err, retry)
+                next_pass = time.monotonic() + retry
+                retry = min(retry * 2, RETRY_MAX_S)
+                continue
+            retry = RETRY_START_S
+            next_pass = time.monotonic() + self.resync

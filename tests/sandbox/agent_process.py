@@ -1,0 +1,56 @@
+"""Run the real agent process against the emulated API server and a host tree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kvsriov_agent.kube import KubeClient, ResourcePath, load_config
+from kvsriov_agent.kube.client import Obj
+
+NICS = ResourcePath("kvsriov.io", "v1alpha1", "sriovphysicalnics")
+HOSTS = ResourcePath("kvsriov.io", "v1alpha1", "sriovhosts")
+PODS = ResourcePath("", "v1", "pods")
+EVENTS = ResourcePath("", "v1", "events")
+
+
+def client_for(kubeconfig: Path) -> KubeClient:
+    return KubeClient(load_config(str(kubeconfig)), user_agent="kvsriov-tests")
+
+
+@contextmanager
+def running_agent(
+    kubeconfig: Path, host_root: Path, socket: Path, log: Path, node: str = "node-1", resync: float = 0.3
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`kvsriov agent --node NODE` as a process; its log is printed when a test fails."""
+    cmd = [
+        sys.executable, "-m", "kvsriov.cli", "agent", "--node", node, "--kubeconfig", str(kubeconfig),
+        "--host-root", str(host_root), "--pod-resources-socket", str(socket), "--resync", str(resync),
+    ]  # fmt: skip
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        sys.stderr.write(log.read_text())
+
+
+def condition(obj: Obj | None, type_: str) -> dict[str, str]:
+    for cond in ((obj or {}).get("status") or {}).get("conditions", []):
+        if cond["type"] == type_:
+            return dict(cond)
+    return {}
+
+
+def events_for(client: KubeClient, name: str) -> list[Obj]:
+    items = client.list(EVENTS, namespace="default")["items"]
+    return [e for e in items if e["involvedObject"]["name"] == name]

@@ -1,0 +1,152 @@
+"""The real agent slicing PFs on the simulated host (FUSE, kernel semantics of sriov_numvfs and binding).
+
+Skipped, with the reason, where FUSE cannot mount.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from agent_process import NICS, PODS, client_for, condition, events_for, running_agent
+
+from kvsriov.sandbox.host.simhost import fuse_unavailable, mount_sim_host
+from kvsriov.sandbox.kubelet.podresources import FakePodResources, pod_entry
+from kvsriov.sandbox.wait import wait_for
+from kvsriov_agent.kube import KubeClient
+from kvsriov_agent.kube.client import Obj
+
+pytestmark = pytest.mark.skipif(fuse_unavailable() is not None, reason=str(fuse_unavailable()))
+EM1, EM2 = "node-1.em1", "node-1.em2"
+SLICE_TIMEOUT = 30
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Path]:
+    with mount_sim_host(tmp_path / "host") as root:
+        yield root
+
+
+@pytest.fixture
+def kubelet(tmp_path: Path) -> Iterator[FakePodResources]:
+    with FakePodResources(tmp_path / "kubelet.sock", tmp_path / "pods.json") as server:
+        server.set_pods([])
+        yield server
+
+
+@pytest.fixture
+def client(kubeconfig: Path) -> KubeClient:
+    return client_for(kubeconfig)
+
+
+def sliced(client: KubeClient, name: str, count: int) -> Obj | None:
+    """The NIC's status shows `count` VFs, every one on vfio-pci, and Sliced True for this generation."""
+    obj = client.get_or_none(NICS, name)
+    status = (obj or {}).get("status") or {}
+    done = (
+        status.get("numVfs") == count
+        and len(status.get("vfs", [])) == count
+        and all(vf.get("driver") == "vfio-pci" for vf in status.get("vfs", []))
+        and condition(obj, "Sliced").get("status") == "True"
+        and status.get("observedGeneration") == (obj or {})["metadata"]["generation"]
+    )
+    return obj if done else None
+
+
+def set_vfs(client: KubeClient, name: str, count: int, force: bool = False) -> None:
+    client.merge_patch(NICS, name, {"spec": {"numVfs": count, "force": force}})
+
+
+def numvfs(sim: Path, pci: str) -> int:
+    return int((sim / "sys/bus/pci/devices" / pci / "sriov_numvfs").read_text())
+
+
+def test_slice_reslice_restore(
+    client: KubeClient, kubeconfig: Path, sim: Path, kubelet: FakePodResources, tmp_path: Path
+) -> None:
+    with running_agent(kubeconfig, sim, kubelet.socket_path, tmp_path / "agent.log"):
+        wait_for(lambda: client.get_or_none(NICS, EM1), what="em1 adopted")
+        set_vfs(client, EM1, 32)
+        wait_for(lambda: sliced(client, EM1, 32), timeout=SLICE_TIMEOUT, what="em1 sliced into 32 VFs")
+        set_vfs(client, EM1, 8)  # 32 -> 8 goes through 0
+        obj = wait_for(lambda: sliced(client, EM1, 8), timeout=SLICE_TIMEOUT, what="em1 at 8 VFs")
+        assert obj["status"]["virtualization"] == "Virtualized"
+        assert numvfs(sim, "0000:03:00.0") == 8
+        set_vfs(client, EM1, 0)
+        wait_for(lambda: sliced(client, EM1, 0), timeout=SLICE_TIMEOUT, what="em1 restored")
+        assert numvfs(sim, "0000:03:00.0") == 0
+        reasons = [e["reason"] for e in events_for(client, EM1)]
+        assert reasons.count("Sliced") >= 3
+
+
+def test_limits_and_bond_rule(
+    client: KubeClient, kubeconfig: Path, sim: Path, kubelet: FakePodResources, tmp_path: Path
+) -> None:
+    with running_agent(kubeconfig, sim, kubelet.socket_path, tmp_path / "agent.log"):
+        wait_for(lambda: client.get_or_none(NICS, EM2), what="em2 adopted")
+        set_vfs(client, EM1, 64)
+        cond = wait_for(
+            lambda: (c := condition(client.get(NICS, EM1), "Sliced")).get("reason") == "Refused" and c,
+            what="limit refusal",
+        )
+        assert "63" in cond["message"]
+        set_vfs(client, EM1, 4)
+        wait_for(lambda: sliced(client, EM1, 4), timeout=SLICE_TIMEOUT, what="em1 at 4")
+        set_vfs(client, EM2, 4)
+        cond = wait_for(
+            lambda: (c := condition(client.get(NICS, EM2), "Sliced")).get("reason") == "Refused" and c,
+            what="bond refusal",
+        )
+        assert "bond0" in cond["message"] and "em1" in cond["message"]
+        assert numvfs(sim, "0000:03:00.1") == 0
+
+
+def test_forced_restore_records_the_vms_that_lost_a_nic(
+    client: KubeClient, kubeconfig: Path, sim: Path, kubelet: FakePodResources, tmp_path: Path
+) -> None:
+    labels = {"vm.kubevirt.io/name": "vm1"}
+    client.create(PODS, {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "virt-launcher-vm1-x", "namespace": "default", "labels": labels},
+        "spec": {"containers": [{"name": "compute", "image": "virt-launcher"}]},
+    }, namespace="default")  # fmt: skip
+    with running_agent(kubeconfig, sim, kubelet.socket_path, tmp_path / "agent.log"):
+        wait_for(lambda: client.get_or_none(NICS, EM1), what="em1 adopted")
+        set_vfs(client, EM1, 4)
+        obj = wait_for(lambda: sliced(client, EM1, 4), timeout=SLICE_TIMEOUT, what="em1 at 4")
+        vf1 = obj["status"]["vfs"][1]["pciAddress"]
+        kubelet.set_pods([pod_entry("default", "virt-launcher-vm1-x", {"kvsriov.io/em1": [vf1]})])
+        set_vfs(client, EM1, 0)
+        cond = wait_for(
+            lambda: (c := condition(client.get(NICS, EM1), "Sliced")).get("reason") == "InUse" and c,
+            what="in-use refusal",
+        )
+        assert "VF 1 (VM default/vm1)" in cond["message"]
+        assert numvfs(sim, "0000:03:00.0") == 4
+        set_vfs(client, EM1, 0, force=True)
+        obj = wait_for(lambda: sliced(client, EM1, 0), timeout=SLICE_TIMEOUT, what="forced restore")
+        assert "VM default/vm1" in condition(obj, "Sliced")["message"]
+        assert any(
+            e["reason"] == "ForcedVFsRemoved" and "vm1" in e["message"] for e in events_for(client, EM1)
+        )
+
+
+def test_agent_killed_mid_change_converges(
+    client: KubeClient, kubeconfig: Path, sim: Path, kubelet: FakePodResources, tmp_path: Path
+) -> None:
+    """Killed after writing 0 on a 7 -> 3 change: on restart current=0, desired=3, and it slices to 3."""
+    log = tmp_path / "agent.log"
+    with running_agent(kubeconfig, sim, kubelet.socket_path, log) as proc:
+        wait_for(lambda: client.get_or_none(NICS, EM1), what="em1 adopted")
+        set_vfs(client, EM1, 7)
+        wait_for(lambda: sliced(client, EM1, 7), timeout=SLICE_TIMEOUT, what="em1 at 7")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # What the killed agent left behind: the first step of 7 -> 3 written, the second not.
+    (sim / "sys/bus/pci/devices/0000:03:00.0/sriov_numvfs").write_text("0")
+    set_vfs(client, EM1, 3)
+    with running_agent(kubeconfig, sim, kubelet.socket_path, log):
+        wait_for(lambda: sliced(client, EM1, 3), timeout=SLICE_TIMEOUT, what="em1 converged at 3")
+        assert numvfs(sim, "0000:03:00.0") == 3
