@@ -231,17 +231,6 @@ class RealApiServer:
 
 
 THIRD_PARTY_CRDS = Path(__file__).resolve().parent / "apiserver" / "thirdparty_crds"
-#: Objects a test may leave behind on the shared real server, removed after each test
-#: (finalizers first: no operator runs between tests to remove its own).
-RESET_RESOURCES: tuple[tuple[str, str, str, bool], ...] = (
-    ("kvsriov.io", "v1alpha1", "sriovl3networks", False),
-    ("kvsriov.io", "v1alpha1", "sriovl2networks", False),
-    ("kvsriov.io", "v1alpha1", "sriovphysicalnics", False),
-    ("kvsriov.io", "v1alpha1", "sriovhosts", False),
-    ("k8s.cni.cncf.io", "v1", "network-attachment-definitions", True),
-    ("kubevirt.io", "v1", "virtualmachines", True),
-    ("kubevirt.io", "v1", "virtualmachineinstances", True),
-)
 
 
 def install_crds(kubeconfig: Path, directories: list[Path]) -> None:
@@ -268,15 +257,18 @@ def install_crds(kubeconfig: Path, directories: list[Path]) -> None:
 
 
 def reset(kubeconfig: Path) -> None:
-    """Remove what tests create (custom objects, Nodes), so each test starts from an empty cluster."""
+    """Remove what tests create (custom objects of every CRD, Nodes, webhook configurations,
+    ConfigMaps and Events in "default"), so each test starts from an empty cluster."""
     from kubernetes import client, config  # lazy: the hil tier never needs it
 
     api_client = config.new_client_from_config(config_file=str(kubeconfig))
     try:
         custom = client.CustomObjectsApi(api_client)
-        for group, version, plural, namespaced in RESET_RESOURCES:
-            listing = custom.list_cluster_custom_object(group, version, plural)
-            for item in listing.get("items", []):
+        for crd in client.ApiextensionsV1Api(api_client).list_custom_resource_definition().items:
+            group, plural = crd.spec.group, crd.spec.names.plural
+            version = next(v.name for v in crd.spec.versions if v.storage)
+            namespaced = crd.spec.scope == "Namespaced"
+            for item in custom.list_cluster_custom_object(group, version, plural).get("items", []):
                 meta = item["metadata"]
                 args = (
                     (group, version, meta["namespace"], plural, meta["name"])
@@ -286,10 +278,12 @@ def reset(kubeconfig: Path) -> None:
                 patch = {"metadata": {"finalizers": None}}
                 try:
                     if namespaced:
-                        custom.patch_namespaced_custom_object(*args, patch)
+                        if meta.get("finalizers"):
+                            custom.patch_namespaced_custom_object(*args, patch)
                         custom.delete_namespaced_custom_object(*args)
                     else:
-                        custom.patch_cluster_custom_object(*args, patch)
+                        if meta.get("finalizers"):
+                            custom.patch_cluster_custom_object(*args, patch)
                         custom.delete_cluster_custom_object(*args)
                 except client.ApiException as exc:
                     if exc.status != 404:
@@ -297,5 +291,10 @@ def reset(kubeconfig: Path) -> None:
         core = client.CoreV1Api(api_client)
         for node in core.list_node().items:
             core.delete_node(node.metadata.name)
+        core.delete_collection_namespaced_config_map("default")
+        core.delete_collection_namespaced_event("default")
+        admission = client.AdmissionregistrationV1Api(api_client)
+        admission.delete_collection_validating_webhook_configuration()
+        admission.delete_collection_mutating_webhook_configuration()
     finally:
         api_client.close()

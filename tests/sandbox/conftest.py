@@ -8,11 +8,20 @@ import kubernetes
 import pytest
 from apiserver_helpers import DATA
 
+from kvsriov.sandbox.real_apiserver import RealApiServer, install_crds
+
 
 @pytest.fixture
 def crd_dirs() -> list[Path]:
     """Install the Widget test CRD (tests/sandbox/data) in the emulated API server."""
     return [DATA]
+
+
+@pytest.fixture(scope="session")
+def real_apiserver(real_apiserver: RealApiServer) -> RealApiServer:
+    """The plugin's real kube-apiserver, with the Widget test CRD installed as well."""
+    install_crds(real_apiserver.kubeconfig, [DATA])
+    return real_apiserver
 
 
 @pytest.fixture

@@ -1,34 +1,54 @@
-"""kopf 1.45, embedded, against the emulated API server: create, update and delete flows."""
+"""kopf 1.45, embedded, against the emulated and the real API server: create, update and delete flows.
+
+On the real server kopf runs standalone (no peering) and keeps its progress in annotations, since
+the Widget status schema is strict (REAL-APISERVER.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import kopf
 import pytest
+import yaml
 from apiserver_helpers import GROUP, PLURAL, VERSION, widget
 from kubernetes.client.exceptions import ApiException
 
-from kvsriov.sandbox.apiserver.server import EmulatedApiServer
 from kvsriov.sandbox.wait import wait_for
+
+pytestmark = pytest.mark.both_servers
+
+
+def connection_info(kubeconfig: Path) -> kopf.ConnectionInfo:
+    """kopf's connection from a one-context kubeconfig (token auth; a CA file on the real server)."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    cluster = config["clusters"][0]["cluster"]
+    token = config["users"][0]["user"]["token"]
+    ca = cluster.get("certificate-authority")
+    return kopf.ConnectionInfo(
+        server=cluster["server"], ca_path=ca, insecure=ca is None, scheme="Bearer", token=token
+    )
 
 
 @pytest.fixture
-def operator(apiserver: EmulatedApiServer) -> Iterator[list[str]]:
+def operator(kubeconfig: Path) -> Iterator[list[str]]:
     """A tiny kopf operator for Widgets, run embedded in a thread; yields the names it saw deleted."""
     registry = kopf.OperatorRegistry()
     deleted: list[str] = []
+    info = connection_info(kubeconfig)
 
     @kopf.on.login(registry=registry)
     def login(**_: object) -> kopf.ConnectionInfo:
-        return kopf.ConnectionInfo(server=apiserver.url, insecure=True, scheme="Bearer", token="sandbox")
+        return info
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: object) -> None:
         settings.watching.server_timeout = 30
         settings.posting.enabled = True
+        # the Widget status schema prunes status.kopf: keep progress where a real server keeps it
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage()
 
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
     def on_create(spec: dict, patch: kopf.Patch, **_: object) -> None:

@@ -1,4 +1,4 @@
-"""kubectl 1.32 against the emulated API server, unchanged (discovery, OpenAPI, apply, get, describe)."""
+"""kubectl against the emulated and the real API server, unchanged (discovery, OpenAPI, apply, get)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 
 pytestmark = [
     pytest.mark.kubectl,
+    pytest.mark.both_servers,
     pytest.mark.skipif(
         not Path(KUBECTL).exists(), reason="kubectl is not installed (/usr/bin/kubectl absent)"
     ),
@@ -23,7 +24,7 @@ pytestmark = [
 
 @pytest.fixture
 def kubectl(kubeconfig: Path, tmp_path: Path):
-    """Run kubectl against the emulated server; returns the CompletedProcess."""
+    """Run kubectl against the server of ``kubeconfig``; returns the CompletedProcess."""
 
     def run(*args: str, manifest: dict | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache"), *args]

@@ -47,7 +47,10 @@ def test_defaults_are_applied(custom):
 def test_unknown_field_with_strict_is_400(custom):
     status, body = refused(custom, widget("u", size=1, foo="x"), field_validation="Strict")
     assert status == 400 and body["reason"] == "BadRequest"
-    assert body["message"] == 'strict decoding error: unknown field "spec.foo"'
+    assert body["message"] == (
+        'Widget in version "v1" cannot be handled as a Widget: '
+        'strict decoding error: unknown field "spec.foo"'
+    )
 
 
 def test_unknown_field_with_warn_is_dropped_with_warning(apiserver):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from .errors import ApiError, bad_request, method_not_allowed, unsupported_media
 from .operations import Operations
 from .patch import APPLY, APPLY_CBOR, JSON_PATCH, MERGE, STRATEGIC
 from .resources import ResourceType
-from .selectors import combine, parse_field_selector, parse_label_selector
+from .selectors import Predicate, combine, parse_field_selector, parse_label_selector
 from .table import to_table, wants_table
 from .watch import WatchStream
 
@@ -112,6 +113,17 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
         return _error(ApiError(500, "InternalError", f"Internal error occurred: {exc}"))
 
 
+def _field_selector(rt: ResourceType, selector: str | None) -> Predicate:
+    """Custom resources select on metadata.name and metadata.namespace only (400 otherwise)."""
+    predicate = parse_field_selector(selector)
+    if rt.custom:
+        for term in (selector or "").split(","):
+            label = re.split(r"!=|==|=", term, maxsplit=1)[0].strip()
+            if label and label not in ("metadata.name", "metadata.namespace"):
+                raise bad_request(f"field label not supported: {label}")
+    return predicate
+
+
 async def _dispatch(request: web.Request, ops: Operations, t: Target) -> web.StreamResponse:
     params = _params(request)
     rt, method = t.rt, request.method
@@ -121,7 +133,7 @@ async def _dispatch(request: web.Request, ops: Operations, t: Target) -> web.Str
         if method == "GET":
             matches = combine(
                 parse_label_selector(params.get("labelSelector")),
-                parse_field_selector(params.get("fieldSelector")),
+                _field_selector(rt, params.get("fieldSelector")),
             )
             if params.get("watch") in ("true", "1"):
                 return await WatchStream(ops, rt, t.namespace, matches, as_table).run(request, params)
@@ -132,7 +144,7 @@ async def _dispatch(request: web.Request, ops: Operations, t: Target) -> web.Str
         if method == "DELETE":
             matches = combine(
                 parse_label_selector(params.get("labelSelector")),
-                parse_field_selector(params.get("fieldSelector")),
+                _field_selector(rt, params.get("fieldSelector")),
             )
             deleted = [
                 await ops.delete(rt, o["metadata"].get("namespace", ""), o["metadata"]["name"], params)
@@ -167,6 +179,8 @@ async def _dispatch(request: web.Request, ops: Operations, t: Target) -> web.Str
         ctype = request.content_type
         if ctype not in (MERGE, JSON_PATCH, STRATEGIC, APPLY):
             raise unsupported_media_type(APPLY_CBOR if ctype == APPLY_CBOR else ctype)
+        if ctype == STRATEGIC and rt.custom:  # custom resources have no strategic merge patch
+            raise unsupported_media_type("")
         if t.subresource is None and ctype != APPLY:
             ops.require_namespace(rt, ns)
         existed = ops.store.get(rt.key, ns, t.name) is not None

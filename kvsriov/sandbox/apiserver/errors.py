@@ -38,6 +38,8 @@ def status_body(
         "reason": reason,
         "code": code,
     }
+    if not reason:  # e.g. the 500 for a malformed resourceVersion carries none
+        del body["reason"]
     if details is not None:
         body["details"] = details
     return body
@@ -49,7 +51,7 @@ def qualified(plural: str, group: str) -> str:
 
 
 def _details(name: str, group: str, kind: str) -> dict[str, Any]:
-    details: dict[str, Any] = {"name": name, "kind": kind}
+    details: dict[str, Any] = {"name": name, "kind": kind} if name else {"kind": kind}
     if group:
         details["group"] = group
     return details
@@ -109,9 +111,9 @@ def unsupported_media_type(content_type: str) -> ApiError:
     return ApiError(
         415,
         "UnsupportedMediaType",
-        f"the body of the request was in an unknown format - "
-        f"accepted media types include: application/json-patch+json, application/merge-patch+json, "
-        f"application/apply-patch+yaml (got {content_type!r})",
+        "the body of the request was in an unknown format - "
+        "accepted media types include: application/json-patch+json, application/merge-patch+json, "
+        "application/apply-patch+yaml" + (f" (got {content_type!r})" if content_type else ""),
     )
 
 

@@ -104,7 +104,7 @@ def _paths(rt: ResourceType) -> dict[str, Obj]:
     patch_types = [
         "application/json-patch+json",
         "application/merge-patch+json",
-        "application/strategic-merge-patch+json",
+        *([] if rt.custom else ["application/strategic-merge-patch+json"]),  # none for custom resources
         "application/apply-patch+yaml",
     ]
     listing = [

@@ -46,6 +46,20 @@ class _Raced(ApiError):
         super().__init__(err.code, err.reason, err.message, err.details)
 
 
+def _default_webhooks(config: Obj) -> None:
+    """The defaults the real server fills into each webhook of a webhook configuration."""
+    for hook in config.get("webhooks") or []:
+        hook.setdefault("matchPolicy", "Equivalent")
+        hook.setdefault("namespaceSelector", {})
+        hook.setdefault("objectSelector", {})
+        hook.setdefault("timeoutSeconds", 10)
+        hook.setdefault("failurePolicy", "Fail")
+        if config.get("kind") == "MutatingWebhookConfiguration":
+            hook.setdefault("reinvocationPolicy", "Never")
+        for rule in hook.get("rules") or []:
+            rule.setdefault("scope", "*")
+
+
 def now() -> str:
     """RFC 3339 timestamp in UTC with a ``Z``, second precision, as metadata uses."""
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -151,6 +165,14 @@ class Operations:
             raise bad_request(
                 f"the name of the object ({body_name}) does not match the name on the URL ({name})"
             )
+        if rt.custom and not (body.get("metadata") or {}).get("resourceVersion"):
+            # custom resources refuse unconditional updates (AllowUnconditionalUpdate is false)
+            cause = {
+                "reason": "FieldValueInvalid",
+                "message": "Invalid value: 0: must be specified for an update",
+                "field": "metadata.resourceVersion",
+            }
+            raise invalid(rt.plural, rt.group, name, [cause])
         return await self._write(rt, copy.deepcopy(body), old, params, subresource)
 
     async def patch(
@@ -188,7 +210,12 @@ class Operations:
     ) -> tuple[Obj, list[str]]:
         manager = params.get("fieldManager")
         if not manager:
-            raise bad_request("PATCH requests with an apply patch must specify a fieldManager")
+            cause = {
+                "reason": "FieldValueRequired",
+                "message": "Required value: is required for apply patch",
+                "field": "fieldManager",
+            }
+            raise invalid("PatchOptions", "meta.k8s.io", "", [cause])
         if not isinstance(body, dict):
             raise bad_request("the apply configuration must be an object")
         body_name = (body.get("metadata") or {}).get("name")
@@ -244,8 +271,26 @@ class Operations:
                     meta.pop(key, None)
             if "managedFields" not in meta and "managedFields" in old_meta:
                 meta["managedFields"] = old_meta["managedFields"]
+            if old_meta.get("deletionTimestamp"):
+                added = [
+                    f for f in meta.get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])
+                ]
+                if added:
+                    listed = ", ".join(f'"{f}"' for f in added)
+                    cause = {
+                        "reason": "FieldValueForbidden",
+                        "message": "Forbidden: no new finalizers can be added if the object is being "
+                        f"deleted, found new finalizers []string{{{listed}}}",
+                        "field": "metadata.finalizers",
+                    }
+                    # the real server reports it twice in causes (two validations), once in the message
+                    error = invalid(rt.kind, rt.group, old_meta["name"], [cause])
+                    error.details["causes"] = [cause, dict(cause)]
+                    raise error
         new["apiVersion"] = rt.group_version
         new["kind"] = rt.kind
+        if rt.group == "admissionregistration.k8s.io":
+            _default_webhooks(new)
         warnings = self._validate(rt, new, old, params)
         if rt.key == CRD_KEY:
             check_crd(new)
@@ -324,7 +369,10 @@ class Operations:
             raise bad_request(f"fieldValidation must be one of Ignore, Warn, Strict (got {mode!r})")
         unknown = validation.prune(rt.schema, obj)
         if unknown and mode == "Strict":
-            raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown))
+            raise bad_request(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                "strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown)
+            )
         validation.apply_defaults(rt.schema, obj)
         causes = validation.validate(rt.schema, obj, old)
         if causes:
@@ -349,8 +397,25 @@ class Operations:
                 return self.present(rt, old)
             new = copy.deepcopy(old)
             new["metadata"].update(deletionTimestamp=now(), deletionGracePeriodSeconds=0)
+            if rt.custom:  # marking a custom object for deletion bumps its generation
+                new["metadata"]["generation"] = int(meta.get("generation", 1)) + 1
             return self.present(rt, self.store.commit(rt.key, new, old))
-        return self.present(rt, self._remove(rt, old))
+        removed = self._remove(rt, old)
+        if rt.custom:  # the real server answers a completed custom-object delete with a Status
+            details = {
+                "name": name,
+                "group": rt.group,
+                "kind": rt.plural,
+                "uid": removed["metadata"].get("uid"),
+            }
+            return {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": details,
+            }
+        return self.present(rt, removed)
 
     def _remove(self, rt: ResourceType, obj: Obj) -> Obj:
         final = self.store.remove(rt.key, obj)

@@ -79,7 +79,7 @@ def json_patch(target: Obj, operations: Any) -> Obj:
         return jsonpatch.JsonPatch(operations).apply(copy.deepcopy(target))
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
         raise ApiError(
-            422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
+            422, "Invalid", "the server rejected our request due to an error in our request"
         ) from exc
 
 

@@ -54,6 +54,9 @@ class EmulatedApiServer:
         await self.ops.ensure_namespaces()
         for crd in load_crd_files([THIRDPARTY_DIR, *self.crd_dirs]):
             await self.ops.install_crd(crd)
+        # A watch cache starts empty: resourceVersions from before the start are "too old" (410),
+        # as on a real server asked for resourceVersion 1.
+        self.ops.store.compact_history()
 
     async def _start_async(self) -> None:
         await self._install_initial_objects()

@@ -100,6 +100,11 @@ class Store:
             if watcher.key == event.key and watcher.namespace in (None, _ns_name(event.obj)[0]):
                 watcher.queue.put_nowait(event)
 
+    def compact_history(self) -> None:
+        """Forget the history so far: a watch from before now gets 410 Expired."""
+        self._compacted = self._rv
+        self._history.clear()
+
     def watch(self, key: ResKey, namespace: str | None, since: int | None) -> tuple[list[Event], Watcher]:
         """Subscribe; with ``since`` also return the retained events after it.
 

@@ -131,6 +131,14 @@ def _row_object(obj: Obj, include: str) -> Obj | None:
     }
 
 
+NAME_DESCRIPTION = (
+    "Name must be unique within a namespace. Is required when creating resources, although some resources "
+    "may allow a client to request the generation of an appropriate name automatically. Name is primarily "
+    "intended for creation idempotence and configuration definition. Cannot be updated. More info: "
+    "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"
+)
+
+
 def to_table(rt: ResourceType, objects: list[Obj], list_meta: Obj | None, include: str = "Metadata") -> Obj:
     """A Table of ``objects``: Name first, then the printer columns (Name + Age for built-ins)."""
     columns = _columns(rt)
@@ -140,7 +148,7 @@ def to_table(rt: ResourceType, objects: list[Obj], list_meta: Obj | None, includ
             "type": "string",
             "format": "name",
             "priority": 0,
-            "description": "Name must be unique within a namespace.",
+            "description": NAME_DESCRIPTION,
         }
     ]
     for col in columns:
@@ -149,7 +157,8 @@ def to_table(rt: ResourceType, objects: list[Obj], list_meta: Obj | None, includ
                 "name": col.get("name", ""),
                 "type": col.get("type", "string"),
                 "format": col.get("format", ""),
-                "description": col.get("description", ""),
+                "description": col.get("description")
+                or f"Custom resource definition column (in JSONPath format): {col.get('jsonPath', '')}",
                 "priority": int(col.get("priority", 0)),
             }
         )

@@ -14,7 +14,7 @@ returns them as warnings, with Ignore it drops them silently.
 `validate` returns causes in the shape of a Kubernetes Status's
 details.causes entries: {"reason": "FieldValueInvalid", "message": ..., "field": "spec.vlan"}.
 An empty list means the object is valid. Like a real Status, a cause that concerns no field
-(e.g. "some validation rules were not checked ...") has no "field" key.
+(e.g. "some validation rules were not checked ...") has the field "<nil>", as the real server says.
 
 What is reproduced from a k8s 1.32 kube-apiserver (apiextensions-apiserver + kube-openapi):
 
@@ -59,7 +59,7 @@ _BLOCKING_REASONS = frozenset({
     "FieldValueTypeInvalid",
 })
 _SKIPPED_CEL_MESSAGE = (
-    'Invalid value: "null": some validation rules were not checked because the object was invalid; '
+    'Invalid value: null: some validation rules were not checked because the object was invalid; '
     "correct the existing errors to complete validation"
 )
 
@@ -73,7 +73,7 @@ def validate(schema: Schema, obj: dict[str, Any], old: dict[str, Any] | None = N
     if not has_rules(schema):
         return causes  # the real server has no CEL validator for such a CRD, hence no placeholder
     if any(c["reason"] in _BLOCKING_REASONS for c in causes):
-        causes.append({"reason": "FieldValueInvalid", "message": _SKIPPED_CEL_MESSAGE})
+        causes.append({"reason": "FieldValueInvalid", "message": _SKIPPED_CEL_MESSAGE, "field": "<nil>"})
     else:
         validate_rules(schema, obj, old_value, causes)
     return causes

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 from typing import Any
 
 from aiohttp import web
 
-from .errors import ApiError, bad_request
+from .errors import ApiError
 from .operations import Operations
 from .resources import ResourceType
 from .selectors import Predicate
@@ -39,6 +40,16 @@ def translate(event: Event, matches: Predicate) -> str | None:
             return "DELETED"
         return "ADDED" if now_matches else None
     return event.type if now_matches else None
+
+
+def shown(event: Event, kind: str) -> Obj:
+    """The object an event carries: one that stopped matching leaves with its previous state
+    (at the event's resourceVersion), as the real watch cache sends it."""
+    if event.type == "MODIFIED" and kind == "DELETED" and event.old is not None:
+        old = copy.deepcopy(event.old)
+        old["metadata"]["resourceVersion"] = event.obj["metadata"]["resourceVersion"]
+        return old
+    return event.obj
 
 
 class WatchStream:
@@ -70,7 +81,11 @@ class WatchStream:
             try:
                 since = int(rv_param)
             except ValueError as exc:
-                raise bad_request(f"invalid resourceVersion {rv_param!r}") from exc
+                message = (
+                    f'resourceVersion: Invalid value: "{rv_param}": '
+                    f'strconv.ParseUint: parsing "{rv_param}": invalid syntax'
+                )
+                raise ApiError(500, "", message) from exc  # the real server answers 500, no reason
         timeout = float(params["timeoutSeconds"]) if params.get("timeoutSeconds") else None
         bookmarks = params.get("allowWatchBookmarks") in ("true", "1")
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -91,7 +106,7 @@ class WatchStream:
             for event in replay:
                 kind = translate(event, self.matches)
                 if kind:
-                    await response.write(self._encode(kind, event.obj))
+                    await response.write(self._encode(kind, shown(event, kind)))
             await self._live(response, watcher.queue, timeout, bookmarks)
             await response.write_eof()
         except ConnectionResetError:
@@ -132,7 +147,7 @@ class WatchStream:
                 return
             kind = translate(event, self.matches)
             if kind:
-                await response.write(self._encode(kind, event.obj))
+                await response.write(self._encode(kind, shown(event, kind)))
             with contextlib.suppress(asyncio.QueueEmpty):
                 while True:  # drain what is already queued without yielding per event
                     event = queue.get_nowait()
@@ -140,4 +155,4 @@ class WatchStream:
                         return
                     kind = translate(event, self.matches)
                     if kind:
-                        await response.write(self._encode(kind, event.obj))
+                        await response.write(self._encode(kind, shown(event, kind)))
