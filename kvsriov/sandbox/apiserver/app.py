@@ -148,8 +148,7 @@ async def _dispatch(request: web.Request, ops: Operations, t: Target) -> web.Str
             )
             deleted = [
                 await ops.delete(rt, o["metadata"].get("namespace", ""), o["metadata"]["name"], params)
-                for o in ops.list(rt, t.namespace)
-                if matches(o)
+                for o in ops.list(rt, t.namespace, matches)
             ]
             return _json(
                 {
@@ -194,7 +193,7 @@ async def _dispatch(request: web.Request, ops: Operations, t: Target) -> web.Str
 def _list(
     ops: Operations, t: Target, params: dict[str, str], matches: Any, as_table: bool, include: str
 ) -> Obj:
-    items = [o for o in ops.list(t.rt, t.namespace) if matches(o)]
+    items = ops.list(t.rt, t.namespace, matches)
     meta: Obj = {"resourceVersion": str(ops.store.resource_version)}
     start = 0
     if params.get("continue"):

@@ -17,6 +17,7 @@ import logging
 import secrets
 import string
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from . import validation
@@ -93,9 +94,11 @@ class Operations:
             raise not_found(rt.plural, rt.group, name)
         return self.present(rt, obj)
 
-    def list(self, rt: ResourceType, namespace: str | None) -> list[Obj]:
-        """All objects of a resource (in one namespace, or all when None)."""
-        return [self.present(rt, o) for o in self.store.list(rt.key, namespace)]
+    def list(
+        self, rt: ResourceType, namespace: str | None, where: Callable[[Obj], bool] | None = None
+    ) -> list[Obj]:
+        """The objects of a resource (in one namespace, or all when None) that `where` accepts."""
+        return [self.present(rt, o) for o in self.store.list(rt.key, namespace, where)]
 
     def require_namespace(self, rt: ResourceType, namespace: str) -> None:
         """Namespaced writes need an existing namespace (404 like the real server)."""

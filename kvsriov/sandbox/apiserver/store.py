@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,11 +68,19 @@ class Store:
         obj = self._objects.get(key, {}).get((namespace, name))
         return copy.deepcopy(obj) if obj is not None else None
 
-    def list(self, key: ResKey, namespace: str | None = None) -> list[Obj]:
-        """Private copies of the objects, sorted by namespace then name."""
+    def list(
+        self, key: ResKey, namespace: str | None = None, where: Callable[[Obj], bool] | None = None
+    ) -> list[Obj]:
+        """Private copies of the objects that `where` accepts, sorted by namespace then name.
+
+        Filtering before copying keeps a selected list of a few objects out of 10,000
+        from paying for 10,000 deep copies.
+        """
         objs = self._objects.get(key, {})
         return [
-            copy.deepcopy(o) for (ns, _), o in sorted(objs.items()) if namespace is None or ns == namespace
+            copy.deepcopy(o)
+            for (ns, _), o in sorted(objs.items())
+            if (namespace is None or ns == namespace) and (where is None or where(o))
         ]
 
     def commit(self, key: ResKey, obj: Obj, old: Obj | None) -> Obj:

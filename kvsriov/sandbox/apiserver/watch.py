@@ -97,12 +97,11 @@ class WatchStream:
             await response.write(self._encode("ERROR", exc.status()))
             await response.write_eof()
             return response
-        initial = [] if since is not None else self.ops.store.list(self.rt.key, self.namespace)
+        initial = [] if since is not None else self.ops.store.list(self.rt.key, self.namespace, self.matches)
         try:
             await response.prepare(request)
             for obj in initial:
-                if self.matches(obj):
-                    await response.write(self._encode("ADDED", obj))
+                await response.write(self._encode("ADDED", obj))
             for event in replay:
                 kind = translate(event, self.matches)
                 if kind:
