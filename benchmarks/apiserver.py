@@ -48,7 +48,8 @@ def start_emulated(workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
     kubeconfig = workdir / "kubeconfig"
     proc = subprocess.Popen(
         [sys.executable, "-m", "kvsriov.cli", "apiserver", "--kubeconfig-out", str(kubeconfig)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
     def up() -> bool:
@@ -85,9 +86,13 @@ def status_patch_latencies(api: client.CustomObjectsApi, name: str, count: int) 
     def listen() -> None:
         try:
             for _ in stream.stream(
-                api.list_cluster_custom_object, GROUP, VERSION, PLURAL,
+                api.list_cluster_custom_object,
+                GROUP,
+                VERSION,
+                PLURAL,
                 field_selector=f"metadata.name={name}",
-                resource_version=current["metadata"]["resourceVersion"], timeout_seconds=120,
+                resource_version=current["metadata"]["resourceVersion"],
+                timeout_seconds=120,
             ):
                 events.put(time.perf_counter())
         except Exception:  # the server went away after the measurement: nothing more to time

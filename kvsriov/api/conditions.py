@@ -43,6 +43,46 @@ class NicConditionType(StrEnum):
     READY = "Ready"
 
 
+class HostReason(StrEnum):
+    """Reasons of the SriovHost conditions (IOMMUReady, InterruptRemapping, Ready, KernelArgsConfigured,
+    UnsafeInterruptsAllowed) and of the Events the node agent records on a SriovHost."""
+
+    IOMMU_ACTIVE = "IOMMUActive"
+    NO_IOMMU = "IOMMUNotEnabled"
+    NO_IOMMU_UNITS = "NoIOMMUUnits"
+    NO_IOMMU_GROUPS = "NoIOMMUGroups"
+    SUPPORTED = "InterruptRemappingSupported"
+    NOT_SUPPORTED = "InterruptRemappingNotSupported"
+    NO_EVIDENCE = "NoEvidence"
+    READY = "HostReady"
+    IOMMU_NOT_READY = "IOMMUNotReady"
+    UNSAFE_INTERRUPTS = "UnsafeInterruptsAllowed"
+    UNSAFE_INTERRUPTS_NOT_ALLOWED = "UnsafeInterruptsNotAllowed"
+    NO_INTERRUPT_REMAPPING = "NoInterruptRemapping"
+    KERNEL_ARGS_CONFIGURED = "Configured"
+    UNSUPPORTED_BOOT_LOADER = "UnsupportedBootLoader"
+
+
+class NicReason(StrEnum):
+    """Reasons of the SriovPhysicalNic conditions (Sliced, VFsLost, Present) and of the node agent's
+    Events on a SriovPhysicalNic."""
+
+    AS_REQUESTED = "AsRequested"
+    SLICING = "Slicing"
+    SLICED = "Sliced"
+    SLICING_FAILED = "SlicingFailed"
+    REFUSED = "Refused"
+    IN_USE = "InUse"
+    POD_RESOURCES_UNAVAILABLE = "PodResourcesUnavailable"
+    FORCED_VFS_REMOVED = "ForcedVFsRemoved"
+    PF_DRIVER_UNBOUND = "PFDriverUnbound"
+    PF_DRIVER_BOUND = "PFDriverBound"
+    VFS_LOST = "VFsLost"
+    DISCOVERED = "Discovered"
+    NOT_FOUND = "NotFound"
+    NIC_MISSING = "NicMissing"
+
+
 class L2ConditionType(StrEnum):
     SRIOV_EFFECTIVE = "SriovEffective"
     READY = "Ready"
@@ -51,6 +91,42 @@ class L2ConditionType(StrEnum):
 class L3ConditionType(StrEnum):
     NADS_RENDERED = "NetworkAttachmentDefinitionsRendered"
     READY = "Ready"
+
+
+class L2Reason(StrEnum):
+    """Reasons of the SriovL2Network conditions."""
+
+    EFFECTIVE = "Effective"
+    PARTIALLY_EFFECTIVE = "PartiallyEffective"
+    NOT_EFFECTIVE = "NotEffective"
+    NO_NODES_SELECTED = "NoNodesSelected"
+    SRIOV_DISABLED = "SriovDisabled"
+    RECONCILED = "Reconciled"
+
+
+class L3Reason(StrEnum):
+    """Reasons of the SriovL3Network conditions (and of the Events the operator records)."""
+
+    INVALID_SPEC = "InvalidSpec"
+    L2_NETWORK_NOT_FOUND = "L2NetworkNotFound"
+    REFUSED = "Refused"
+    RENDERED = "Rendered"
+    SRIOV_OFF = "SriovOff"
+    NAMESPACE_MISSING = "NamespaceMissing"
+    RECONCILED = "Reconciled"
+
+
+class EventReason(StrEnum):
+    """Reasons of the Events the operator records on L2/L3 networks (changes, not only refusals)."""
+
+    REFUSED = "Refused"
+    NAD_CREATED = "NetworkAttachmentDefinitionCreated"
+    NAD_UPDATED = "NetworkAttachmentDefinitionUpdated"
+    NAD_DELETED = "NetworkAttachmentDefinitionDeleted"
+    SRIOV_ENABLED = "SriovEnabled"
+    SRIOV_DISABLED = "SriovDisabled"
+    SRIOV_EFFECTIVE = "SriovEffective"
+    SRIOV_NOT_EFFECTIVE = "SriovNotEffective"
 
 
 def now_rfc3339() -> str:

@@ -103,11 +103,28 @@ def network_service_refusals(spec: SriovL3NetworkSpec, sriov_enabled: bool) -> l
     return refusals
 
 
+class CloudInitStatus(ApiModel):
+    """How a guest configures a VF NIC on this network (vfio-pci: no pod interface, no DHCP)."""
+
+    network_data: str = Field(
+        description="cloud-init networkData (version 2) for one VF NIC; fill ${MAC} and ${ADDRESS}."
+    )
+    prefix_length: int = Field(ge=0, le=128, description="The prefix length of spec.ipam.cidr.")
+    static_addresses: str = Field(
+        default="", description="Addresses a VM may take: the CIDR outside the IPAM ranges and the gateway."
+    )
+    gateway: str | None = None
+    dns: list[str] = Field(default_factory=list)
+
+
 class SriovL3NetworkStatus(ApiModel):
     sriov_enabled: bool | None = Field(default=None, description="The effective setting (spec or the L2's).")
     resource_name: str | None = Field(default=None, description="The extended resource VMs on it request.")
     network_attachment_definitions: list[str] = Field(
         default_factory=list, description="namespace/name of each NAD."
+    )
+    cloud_init: CloudInitStatus | None = Field(
+        default=None, description="Guest network configuration for VF NICs (set while SR-IOV is on)."
     )
     observed_generation: int | None = None
     conditions: list[Condition] = Field(

@@ -6,11 +6,12 @@ import argparse
 import asyncio
 import dataclasses
 import threading
+from pathlib import Path
 
 import kopf
 import kubernetes
 
-from kvsriov_operator.settings import Clients, Knobs
+from kvsriov_operator.settings import Clients, Knobs, WebhookOptions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,20 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--standalone", action="store_true", help="no peering: act even if other replicas run")
     mode.add_argument("--peering", default=Knobs.peering_name, help="ClusterKopfPeering name (one active)")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
+    hooks = parser.add_argument_group("admission webhooks (README: Admission webhooks and certificates)")
+    hooks.add_argument(
+        "--webhook-server",
+        choices=["self-signed", "cert-manager", "none"],
+        default="none",
+        help="serve the validating webhooks with a certificate made at start (self-signed), "
+        "from a mounted cert-manager Secret (cert-manager), or not at all (none)",
+    )
+    hooks.add_argument("--webhook-host", help="name the API server dials: the Service DNS name or an IP")
+    hooks.add_argument("--webhook-port", type=int, default=WebhookOptions.port)
+    hooks.add_argument("--webhook-addr", default=WebhookOptions.addr, help="listen address")
+    hooks.add_argument(
+        "--webhook-cert-dir", type=Path, default=WebhookOptions.cert_dir, help="tls.crt/tls.key/ca.crt"
+    )
     return parser
 
 
@@ -62,6 +77,13 @@ def main(argv: list[str]) -> int:
     # `kvsriov operator -- --help`: argparse.REMAINDER in the parent parser keeps the `--`.
     args = build_parser().parse_args(argv[1:] if argv[:1] == ["--"] else argv)
     kopf.configure(verbose=args.verbose)
-    knobs = dataclasses.replace(Knobs(), peering_name=args.peering)
+    webhook = WebhookOptions(
+        mode=args.webhook_server,
+        addr=args.webhook_addr,
+        port=args.webhook_port,
+        host=args.webhook_host,
+        cert_dir=args.webhook_cert_dir,
+    )
+    knobs = dataclasses.replace(Knobs(), peering_name=args.peering, webhook=webhook)
     run(Clients(api=api_client(args.kubeconfig), knobs=knobs), standalone=args.standalone)
     return 0

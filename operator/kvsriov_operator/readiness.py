@@ -11,22 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
-from kvsriov.api.conditions import Condition, L2ConditionType, set_condition
+from kvsriov.api.conditions import Condition, L2ConditionType, L2Reason, set_condition
 from kvsriov.api.l2 import L2NodesStatus, NotSlicedNode, SriovL2Network, SriovL2NetworkStatus
 from kvsriov.api.naming import resource_name
-
-
-class L2Reason(StrEnum):
-    """Reasons of the L2 conditions (kvsriov.api.conditions has the types, not yet the reasons)."""
-
-    EFFECTIVE = "Effective"
-    PARTIALLY_EFFECTIVE = "PartiallyEffective"
-    NOT_EFFECTIVE = "NotEffective"
-    NO_NODES_SELECTED = "NoNodesSelected"
-    SRIOV_DISABLED = "SriovDisabled"
-    RECONCILED = "Reconciled"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,15 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from kvsriov.api.conditions import Condition, L3ConditionType, find_condition, set_condition
+from kvsriov.api.conditions import (
+    Condition,
+    EventReason,
+    L2ConditionType,
+    L3ConditionType,
+    L3Reason,
+    find_condition,
+    set_condition,
+)
 from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, VERSION
 from kvsriov.api.errors import describe
 from kvsriov.api.ipam import Ipam
@@ -24,6 +32,7 @@ from kvsriov.api.l3 import SriovL3Network
 from kvsriov.api.naming import resource_name
 from kvsriov_operator import rules
 from kvsriov_operator.readiness import NicView, l2_status
+from kvsriov_operator.render.cloudinit import cloud_init_status
 from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted, render_nads
 from kvsriov_operator.settings import Clients
 
@@ -81,16 +90,68 @@ def l2_status_of(
     return l2_status(SriovL2Network.model_validate(body), nodes, nics).to_api()
 
 
+def effectiveness_event(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Event | None:
+    """An Event when SriovEffective flips (or is first known): users see slicing take effect."""
+
+    def effective(status: Mapping[str, Any] | None) -> dict[str, Any]:
+        conditions = (status or {}).get("conditions") or []
+        return next((c for c in conditions if c.get("type") == L2ConditionType.SRIOV_EFFECTIVE), {})
+
+    before, after = effective(old), effective(new)
+    if not after or before.get("status") == after.get("status"):
+        return None
+    on = after.get("status") == "True"
+    return Event(
+        EventReason.SRIOV_EFFECTIVE if on else EventReason.SRIOV_NOT_EFFECTIVE,
+        after.get("message", ""),
+        "Normal" if on or not before else "Warning",
+    )
+
+
 # --- L3 -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event to record on the object: what changed, in a user's words."""
+
+    reason: str
+    message: str
+    type: str = "Normal"
 
 
 @dataclass
 class L3Outcome:
-    """What reconciling an L3 network decided: its new status and a warning to record, if any."""
+    """What reconciling an L3 network decided: its new status and the events to record."""
 
     status: dict[str, Any]
     warning: str | None = None
     nads: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass
+class NadSync:
+    """What converging an L3 network's NADs did."""
+
+    nads: list[str]
+    """namespace/name of the NADs that exist now."""
+    failed: list[str] = field(default_factory=list)
+    """Namespaces that could not be written (they do not exist)."""
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    def events(self) -> list[Event]:
+        return [
+            Event(reason, f"{verb} NetworkAttachmentDefinition {', '.join(keys)}")
+            for reason, verb, keys in (
+                (EventReason.NAD_CREATED, "created", self.created),
+                (EventReason.NAD_UPDATED, "re-rendered", self.updated),
+                (EventReason.NAD_DELETED, "removed", self.deleted),
+            )
+            if keys
+        ]
 
 
 def older_siblings(me: L3Ref, siblings: Iterable[L3Ref]) -> dict[str, Ipam]:
@@ -123,17 +184,13 @@ def list_nads(clients: Clients, l3_name: str) -> dict[str, dict[str, Any]]:
     return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in found.get("items", [])}
 
 
-def apply_nads(
-    clients: Clients, l3_name: str, desired: Mapping[str, dict[str, Any]] | None
-) -> tuple[list[str], list[str]]:
-    """Create/repair the desired NADs and delete the others; None = leave them as they are.
-
-    Returns (namespace/name of the NADs that exist now, namespaces that could not be written).
-    """
+def apply_nads(clients: Clients, l3_name: str, desired: Mapping[str, dict[str, Any]] | None) -> NadSync:
+    """Create/repair the desired NADs and delete the others; None = leave them as they are."""
     existing = list_nads(clients, l3_name)
     if desired is None:
-        return sorted(existing), []
+        return NadSync(sorted(existing))
     failed: list[str] = []
+    sync = NadSync([])
     for key, nad in desired.items():
         namespace, name = key.split("/", 1)
         current = existing.get(key)
@@ -142,10 +199,12 @@ def apply_nads(
                 clients.custom.create_namespaced_custom_object(
                     NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, nad
                 )
+                sync.created.append(key)
             elif drifted(current, nad):
                 clients.custom.patch_namespaced_custom_object(
                     NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, name, nad
                 )
+                sync.updated.append(key)
         except ApiException as exc:
             if exc.status == 409:
                 continue  # its event brings us back to check it
@@ -154,7 +213,10 @@ def apply_nads(
             failed.append(namespace)  # the namespace does not exist
     for key in sorted(set(existing) - set(desired)):
         delete_nad(clients, key)
-    return sorted(k for k in desired if k.split("/", 1)[0] not in failed), failed
+        sync.deleted.append(key)
+    sync.nads = sorted(k for k in desired if k.split("/", 1)[0] not in failed)
+    sync.failed = failed
+    return sync
 
 
 def delete_nad(clients: Clients, key: str) -> None:
@@ -171,8 +233,12 @@ def delete_all_nads(clients: Clients, l3_name: str) -> None:
         delete_nad(clients, key)
 
 
-def reconcile_l3(clients: Clients, body: Mapping[str, Any], siblings: Iterable[L3Ref]) -> L3Outcome:
+def reconcile_l3(
+    clients: Clients, body: Mapping[str, Any], siblings: Iterable[L3Ref], l2_body: Mapping[str, Any] | None
+) -> L3Outcome:
     """Decide effective SR-IOV and refusals, converge the NADs, and compute the L3 status.
+
+    `l2_body` is the L2 network it names (metadata and spec suffice), None when it does not exist.
 
     SR-IOV effectively off (here or on the L2 network, or the L2 network gone): its NADs are
     removed. Refused (a rule broken): NADs are left as they are, so running VMs keep working
@@ -185,34 +251,42 @@ def reconcile_l3(clients: Clients, body: Mapping[str, Any], siblings: Iterable[L
         l3 = SriovL3Network.model_validate(body)
     except ValidationError as exc:
         return _refused(
-            old_conditions, generation, "InvalidSpec", describe(exc, "spec"), sorted(list_nads(clients, name))
+            old_conditions,
+            generation,
+            L3Reason.INVALID_SPEC,
+            describe(exc, "spec"),
+            sorted(list_nads(clients, name)),
         )
-    l2_body = get_or_none(clients, L2_PLURAL, l3.spec.l2_network)
     if l2_body is None:
-        nads, _ = apply_nads(clients, name, {})
+        sync = apply_nads(clients, name, {})
         message = f"SriovL2Network {l3.spec.l2_network} does not exist; create it or fix spec.l2Network"
-        return _refused(old_conditions, generation, "L2NetworkNotFound", message, nads)
+        outcome = _refused(old_conditions, generation, L3Reason.L2_NETWORK_NOT_FOUND, message, sync.nads)
+        outcome.events = sync.events()
+        return outcome
     l2 = SriovL2Network.model_validate(l2_body)
     effective = rules.effective_sriov(l3.spec, l2.spec)
     me = L3Ref(name, meta.get("creationTimestamp") or "", None)
     refusals = rules.l3_refusals(l3.spec, l2.spec, older_siblings(me, siblings))
     desired = {} if not effective else (None if refusals else render_nads(l3, l2))
-    nads, failed = apply_nads(clients, name, desired)
+    sync = apply_nads(clients, name, desired)
+    nads, failed = sync.nads, sync.failed
+    events = sync.events() + sriov_events(body.get("status"), effective, l3.spec.l2_network)
     if refusals:
-        outcome = _refused(old_conditions, generation, "Refused", "; ".join(map(str, refusals)), nads)
+        outcome = _refused(old_conditions, generation, L3Reason.REFUSED, "; ".join(map(str, refusals)), nads)
         outcome.status["sriovEnabled"] = effective
+        outcome.events = events
         return outcome
     conditions = set_condition(
         old_conditions,
         L3ConditionType.NADS_RENDERED,
         "False" if failed else "True",
-        "NamespaceMissing" if failed else ("Rendered" if effective else "SriovOff"),
+        L3Reason.NAMESPACE_MISSING if failed else (L3Reason.RENDERED if effective else L3Reason.SRIOV_OFF),
         f"could not write into namespaces {', '.join(failed)}; create them"
         if failed
         else (f"{len(nads)} NetworkAttachmentDefinition(s)" if effective else "SR-IOV is off: no NADs"),
         generation,
     )
-    conditions = set_condition(conditions, L3ConditionType.READY, "True", "Reconciled", "", generation)
+    conditions = set_condition(conditions, L3ConditionType.READY, "True", L3Reason.RECONCILED, "", generation)
     status: dict[str, Any] = {
         "sriovEnabled": effective,
         "networkAttachmentDefinitions": nads,
@@ -221,7 +295,23 @@ def reconcile_l3(clients: Clients, body: Mapping[str, Any], siblings: Iterable[L
     }
     if effective:
         status["resourceName"] = resource_name(l2.spec.physical_interface)
-    return L3Outcome(status=status, nads=nads)
+        status["cloudInit"] = cloud_init_status(l3)
+    return L3Outcome(status=status, nads=nads, events=events)
+
+
+def sriov_events(old_status: Mapping[str, Any] | None, effective: bool, l2_name: str) -> list[Event]:
+    """An Event when the L3 network's effective SR-IOV changes (e.g. turned off on its L2 network)."""
+    before = (old_status or {}).get("sriovEnabled")
+    if before is None or before == effective:
+        return []
+    if effective:
+        return [Event(EventReason.SRIOV_ENABLED, "SR-IOV is now on: VMs may get VF NICs on this network")]
+    return [
+        Event(
+            EventReason.SRIOV_DISABLED,
+            f"SR-IOV is now off (here or on SriovL2Network {l2_name}): its NADs are removed",
+        )
+    ]
 
 
 def _refused(

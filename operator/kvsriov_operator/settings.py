@@ -7,14 +7,49 @@ never in module globals, so tests run several operators side by side.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import kopf
 import kubernetes
 
 from kvsriov.api.constants import GROUP
+from kvsriov_operator import tls
+from kvsriov_operator.workers import Wakeups
+
+WebhookMode = Literal["self-signed", "cert-manager", "none"]
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    """kopf's admission webhook server and where its certificate comes from."""
+
+    mode: WebhookMode = "none"
+    """`self-signed`: a CA and certificate made at start (sandbox, simple clusters);
+    `cert-manager`: files of a mounted TLS Secret (in-cluster); `none`: no webhooks, the
+    operator still reports broken rules as conditions."""
+
+    addr: str = "0.0.0.0"
+    """Listen on every interface: in a pod the API server reaches us through the Service."""
+
+    port: int = 9443
+    """Above 1024, so the container needs no privilege; the Service maps 443 to it."""
+
+    host: str | None = None
+    """The name the API server dials (the Service DNS name, or 127.0.0.1 in the sandbox);
+    it goes into the webhook URL and the self-signed certificate's SANs."""
+
+    cert_dir: Path = Path("/etc/kvsriov/webhook-tls")
+    """Where the cert-manager Secret is mounted (tls.crt, tls.key, ca.crt)."""
+
+    configuration: str = "validate.kvsriov.io"
+    """The ValidatingWebhookConfiguration kopf creates and keeps current (settings.admission.managed)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +77,9 @@ class Knobs:
     """kopf's progress and last-handled state live in annotations under our group (not in status,
     which the L2/L3 models own and the schema would prune)."""
 
+    webhook: WebhookOptions = field(default_factory=WebhookOptions)
+    """The admission webhooks (off unless asked for: tests of reconciling run without them)."""
+
 
 @dataclass
 class Clients:
@@ -49,6 +87,8 @@ class Clients:
 
     api: kubernetes.client.ApiClient
     knobs: Knobs = field(default_factory=Knobs)
+    wakeups: Wakeups = field(default_factory=Wakeups)
+    """The per-network workers' wake-up flags (workers.py)."""
 
     @property
     def custom(self) -> kubernetes.client.CustomObjectsApi:
@@ -97,3 +137,41 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     )
     settings.peering.name = knobs.peering_name
     settings.peering.clusterwide = True
+    if knobs.webhook.mode == "none":
+        settings.admission.server = no_webhook_server
+    else:
+        settings.admission.server = webhook_server(knobs.webhook, memo)
+        settings.admission.managed = knobs.webhook.configuration
+
+
+async def no_webhook_server(fn: Any) -> AsyncIterator[Any]:
+    """`--webhook-server none`: kopf refuses to start with validating handlers and no server, so
+    this server (kopf's server/tunnel protocol) serves nothing and registers no configuration."""
+    await asyncio.Event().wait()
+    yield {}  # never reached
+
+
+def webhook_server(options: WebhookOptions, memo: Any) -> kopf.WebhookServer:
+    """kopf's HTTPS server with our certificate; kopf puts the CA into the caBundle it registers."""
+    host = options.host or "127.0.0.1"
+    if options.mode == "self-signed":
+        directory = Path(tempfile.mkdtemp(prefix="kvsriov-webhook-"))
+        memo.webhook_tls_dir = directory  # removed by `cleanup` below
+        files = tls.self_signed(directory, [host, "localhost", "127.0.0.1"])
+    else:
+        files = tls.from_secret_dir(options.cert_dir)
+    return kopf.WebhookServer(
+        addr=options.addr,
+        port=options.port,
+        host=host,
+        cafile=str(files.ca),
+        certfile=str(files.cert),
+        pkeyfile=str(files.key),
+    )
+
+
+@kopf.on.cleanup()
+def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    directory = getattr(memo, "webhook_tls_dir", None)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -15,20 +15,20 @@ from kvsriov.api.constants import GROUP, LABEL_INTERFACE, LABEL_NODE, VERSION
 from kvsriov.api.naming import nic_object_name
 from kvsriov_operator.cli import run
 from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION
-from kvsriov_operator.settings import Clients
+from kvsriov_operator.settings import Clients, Knobs
 
 SELECTOR = {"kvsriov.io/sriov": "true"}
 
 
 @contextmanager
-def running_operator(api: kubernetes.client.ApiClient) -> Iterator[None]:
+def running_operator(api: kubernetes.client.ApiClient, knobs: Knobs | None = None) -> Iterator[None]:
     """The operator exactly as `kvsriov operator` runs it (standalone), embedded in a thread."""
     ready, stop = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            run(Clients(api=api), standalone=True, ready_flag=ready, stop_flag=stop)
+            run(Clients(api=api, knobs=knobs or Knobs()), standalone=True, ready_flag=ready, stop_flag=stop)
         except BaseException as exc:  # reported by the test, not lost in the thread
             errors.append(exc)
             ready.set()

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import kubernetes
 import pytest
+import yaml
 from operator_helpers import Cluster, running_operator
 
 from kvsriov.api.constants import LABEL_L3_NETWORK, NAD_RESOURCE_ANNOTATION
 from kvsriov.sandbox.wait import wait_for
+from kvsriov_operator.render.cloudinit import fill
 
 L2S, L3S = "sriovl2networks", "sriovl3networks"
 
@@ -70,6 +75,12 @@ def test_reference_flow_renders_a_nad_with_vlan_and_resource(em2_sliced: Cluster
     assert status["networkAttachmentDefinitions"] == ["default/l3-vlan100"]
     assert status["sriovEnabled"] is True
     assert status["resourceName"] == "kvsriov.io/em2"
+    # the guest's address on its VF NIC: cloud-init networkData from the L3 network
+    cloud_init = status["cloudInit"]
+    assert cloud_init["staticAddresses"] == "192.168.100.2-192.168.100.9, 192.168.100.201-192.168.100.254"
+    guest = yaml.safe_load(fill(cloud_init["networkData"], "52:54:00:12:34:56", "192.168.100.201"))
+    assert guest["ethernets"]["l3-vlan100"]["addresses"] == ["192.168.100.201/24"]
+    assert guest["ethernets"]["l3-vlan100"]["match"] == {"macaddress": "52:54:00:12:34:56"}
 
 
 def test_unsliced_nic_is_not_effective_and_lists_the_nodes(em2_sliced: Cluster, operator: None) -> None:
@@ -121,6 +132,7 @@ def test_sriov_off_on_l2_turns_l3_off_and_removes_nads(em2_sliced: Cluster, oper
         what="the L3 network's effective SR-IOV to go off",
     )
     assert cluster.get(L3S, "l3-a")["status"]["networkAttachmentDefinitions"] == []
+    assert "cloudInit" not in cluster.get(L3S, "l3-a")["status"]  # a vNIC: KubeVirt's own DHCP applies
     cond = wait_condition(cluster, L2S, "l2-em2", "SriovEffective", "False", "L2 SriovEffective False")
     assert cond["reason"] == "SriovDisabled"
 
@@ -211,3 +223,120 @@ def test_hand_edited_and_deleted_nads_are_repaired(em2_sliced: Cluster, operator
         "k8s.cni.cncf.io", "v1", "default", "network-attachment-definitions", "l3-a"
     )
     wait_for(lambda: cluster.nad("default", "l3-a"), timeout=20, what="the deleted NAD to come back")
+
+
+def test_moving_a_range_away_accepts_the_sibling_it_blocked(em2_sliced: Cluster, operator: None) -> None:
+    cluster = em2_sliced
+    cluster.l2("l2-em2", "em2", vlan=100)
+    cluster.l3("l3-first", "l2-em2")
+    wait_for(lambda: cluster.nad("default", "l3-first"), timeout=20, what="the older network's NAD")
+    cluster.l3("l3-second", "l2-em2", namespaces=["kube-public"])
+    wait_condition(cluster, L3S, "l3-second", "Ready", "False", "the newer network refused")
+    moved = {"ranges": [{"start": "192.168.100.201", "end": "192.168.100.250"}]}
+    cluster.patch(L3S, "l3-first", {"spec": {"ipam": moved}})
+    wait_for(lambda: cluster.nad("kube-public", "l3-second"), timeout=20, what="the sibling accepted")
+    assert cluster.condition(L3S, "l3-second", "Ready")["status"] == "True"
+
+
+def test_a_nad_appears_once_its_namespace_is_created(em2_sliced: Cluster, operator: None) -> None:
+    cluster = em2_sliced
+    cluster.l2("l2-em2", "em2", vlan=100)
+    cluster.l3("l3-a", "l2-em2", namespaces=["default", "team-x"])
+    cond = wait_condition(
+        cluster, L3S, "l3-a", "NetworkAttachmentDefinitionsRendered", "False", "team-x missing"
+    )
+    assert cond["reason"] == "NamespaceMissing" and "team-x" in cond["message"]
+    assert cluster.nad("default", "l3-a")
+    cluster.core.create_namespace({"metadata": {"name": "team-x"}})
+    wait_for(lambda: cluster.nad("team-x", "l3-a"), timeout=20, what="the NAD in the new namespace")
+    wait_condition(cluster, L3S, "l3-a", "NetworkAttachmentDefinitionsRendered", "True", "all rendered")
+
+
+def events_of(cluster: Cluster, name: str) -> list[tuple[str, str, str]]:
+    return [
+        (e.type, e.reason, e.message)
+        for e in cluster.core.list_event_for_all_namespaces().items
+        if e.involved_object.name == name
+    ]
+
+
+def test_changes_are_recorded_as_events(em2_sliced: Cluster, operator: None) -> None:
+    cluster = em2_sliced
+    cluster.l2("l2-em2", "em2", vlan=100)
+    wait_for(
+        lambda: any(r == "SriovEffective" for _, r, _ in events_of(cluster, "l2-em2")),
+        timeout=20,
+        what="an SriovEffective event on the L2 network",
+    )
+    cluster.l3("l3-a", "l2-em2")
+    wait_for(
+        lambda: (
+            (
+                "Normal",
+                "NetworkAttachmentDefinitionCreated",
+                "created NetworkAttachmentDefinition default/l3-a",
+            )
+            in events_of(cluster, "l3-a")
+        ),
+        timeout=20,
+        what="a NAD-created event",
+    )
+    cluster.patch(L2S, "l2-em2", {"spec": {"sriov": {"enabled": False}}})
+    wait_for(
+        lambda: (
+            {"SriovDisabled", "NetworkAttachmentDefinitionDeleted"}
+            <= {r for _, r, _ in events_of(cluster, "l3-a")}
+        ),
+        timeout=20,
+        what="SR-IOV-off and NAD-removed events on the L3 network",
+    )
+    wait_for(
+        lambda: ("Warning", "SriovNotEffective") in {(t, r) for t, r, _ in events_of(cluster, "l2-em2")},
+        timeout=20,
+        what="a SriovNotEffective warning on the L2 network",
+    )
+
+
+def nads_of(cluster: Cluster, l3: str) -> set[str]:
+    found = cluster.custom.list_cluster_custom_object(
+        "k8s.cni.cncf.io", "v1", "network-attachment-definitions", label_selector=f"{LABEL_L3_NETWORK}={l3}"
+    )
+    return {f"{i['metadata']['namespace']}/{i['metadata']['name']}" for i in found["items"]}
+
+
+def test_restart_in_the_middle_of_reconciling_converges_with_nothing_orphaned(
+    em2_sliced: Cluster, kube_client: kubernetes.client.ApiClient, kubeconfig: Path
+) -> None:
+    """`kvsriov operator` killed (SIGKILL) right after the first of 40 NADs appears, the spec
+    changed while it is down, then the operator restarted: exactly the desired NADs remain.
+
+    A subprocess, because an embedded operator finishes its running (sync) handler before it stops.
+    """
+    cluster = em2_sliced
+    namespaces = [f"team-{i:02d}" for i in range(48)]
+    for namespace in namespaces:
+        cluster.core.create_namespace({"metadata": {"name": namespace}})
+    cluster.l2("l2-em2", "em2", vlan=100)
+    cluster.l3("l3-gone", "l2-em2", namespaces=namespaces[:40], octet=101)
+    cluster.l3("l3-a", "l2-em2", namespaces=namespaces[:40])
+    command = [sys.executable, "-m", "kvsriov.cli", "operator", "--", "--kubeconfig", str(kubeconfig)]
+    process = subprocess.Popen(
+        [*command, "--standalone"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: nads_of(cluster, "l3-a"), timeout=30, what="the first NAD of l3-a")
+    finally:
+        process.kill()
+        process.wait(10)
+    partial = nads_of(cluster, "l3-a")
+    cluster.patch(L3S, "l3-a", {"spec": {"namespaces": namespaces[20:]}})  # while the operator is down
+    cluster.custom.delete_cluster_custom_object("kvsriov.io", "v1alpha1", L3S, "l3-gone")
+    desired = {f"{namespace}/l3-a" for namespace in namespaces[20:]}
+    with running_operator(kube_client):
+        wait_for(lambda: nads_of(cluster, "l3-a") == desired, timeout=20, what="exactly the desired NADs")
+        wait_for(lambda: cluster.gone(L3S, "l3-gone"), timeout=20, what="the deleted network finalized")
+        wait_condition(cluster, L3S, "l3-a", "Ready", "True", "l3-a Ready")
+        assert sorted(cluster.get(L3S, "l3-a")["status"]["networkAttachmentDefinitions"]) == sorted(desired)
+    assert nads_of(cluster, "l3-gone") == set()
+    assert nads_of(cluster, "l3-a") == desired
+    print(f"killed with {len(partial)} of 40 NADs of l3-a written")

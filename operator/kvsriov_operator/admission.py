@@ -1,0 +1,170 @@
+"""What the admission webhooks refuse (pure: objects in, field-named refusals out).
+
+Two layers, in the order a user should fix them:
+
+1. The model's rules: the object is parsed with its `kvsriov.api` model, so the
+   webhook refuses exactly what the model refuses (Vxlan, vlan vs type, ...),
+   with the same messages (`kvsriov.api.errors.field_errors`).
+2. The cross-object rules, which no CRD schema can express: the L2 network an
+   L3 network names exists; SR-IOV on an L3 network needs it on its L2 network;
+   an L3 network's ranges overlap no other L3 network on the same L2 network;
+   a PF's numVfs fits its totalVfs; of a bond over several PFs only one is sliced.
+
+The webhook handlers (handlers/webhooks.py) read the other objects and call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from kvsriov.api.errors import FieldError, field_errors
+from kvsriov.api.ipam import Ipam
+from kvsriov.api.l2 import SriovL2Network
+from kvsriov.api.l3 import SriovL3Network
+from kvsriov.api.nic import SriovPhysicalNic
+from kvsriov_operator import rules
+
+
+def model_refusals(model: type[BaseModel], body: Mapping[str, Any]) -> list[FieldError]:
+    """The model's own rules, each naming the field (`spec.vlan`, ...) and the fix."""
+    try:
+        model.model_validate(dict(body))
+    except ValidationError as exc:
+        return field_errors(exc)
+    return []
+
+
+def spec_changed(operation: str, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Only a CREATE or a spec change is judged: kopf's own metadata/finalizer patches and a
+    user's label edit pass, so an object admitted under older rules never gets stuck."""
+    return operation == "CREATE" or old is None or (old.get("spec") or {}) != (new.get("spec") or {})
+
+
+# --- SriovL3Network -------------------------------------------------------------------------------
+
+
+def _ipams(bodies: Iterable[Mapping[str, Any]]) -> dict[str, Ipam]:
+    result = {}
+    for body in bodies:
+        try:
+            result[body["metadata"]["name"]] = Ipam.model_validate((body.get("spec") or {}).get("ipam"))
+        except ValidationError:
+            continue  # holds no addresses: its own conditions say why
+    return result
+
+
+def overlapping(mine: Ipam, others: Mapping[str, Ipam]) -> set[str]:
+    return {
+        name for name, ipam in others.items() if any(r.overlaps(o) for r in mine.ranges for o in ipam.ranges)
+    }
+
+
+def l3_refusals(
+    body: Mapping[str, Any],
+    l2_body: Mapping[str, Any] | None,
+    siblings: Iterable[Mapping[str, Any]],
+    old: Mapping[str, Any] | None = None,
+) -> list[FieldError]:
+    """Everything refused about an L3 network; `siblings` are the other L3 networks on its L2.
+
+    On an update, a clash that the old spec already had is not this change's fault and is
+    left to the conditions; only a clash the change introduces is refused.
+    """
+    refusals = model_refusals(SriovL3Network, body)
+    if refusals:
+        return refusals
+    l3 = SriovL3Network.model_validate(dict(body))
+    if l2_body is None:
+        return [
+            FieldError(
+                "spec.l2Network",
+                f"SriovL2Network {l3.spec.l2_network} does not exist; create it first "
+                "or name an existing one",
+            )
+        ]
+    l2 = SriovL2Network.model_validate(dict(l2_body))
+    others = _ipams(
+        s for s in siblings
+        if s["metadata"]["name"] != l3.metadata.name and not s["metadata"].get("deletionTimestamp")
+    )  # fmt: skip
+    if old is not None:
+        try:
+            for name in overlapping(Ipam.model_validate((old.get("spec") or {}).get("ipam")), others):
+                del others[name]
+        except ValidationError:
+            pass
+    return rules.l3_refusals(l3.spec, l2.spec, others)
+
+
+# --- SriovPhysicalNic -----------------------------------------------------------------------------
+
+
+def _status(body: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return (body or {}).get("status") or {}
+
+
+def num_vfs_refusals(num_vfs: int, status: Mapping[str, Any]) -> list[FieldError]:
+    """numVfs within 0..status.totalVfs, once the node agent has reported the NIC."""
+    if not status or num_vfs == 0:
+        return []
+    total = int(status.get("totalVfs") or 0)
+    if total == 0:
+        return [
+            FieldError(
+                "spec.numVfs",
+                f"{num_vfs} VFs requested but this NIC supports none (status.totalVfs is 0: no SR-IOV "
+                "capability, or it is off in firmware); set 0",
+            )
+        ]
+    if num_vfs > total:
+        return [
+            FieldError(
+                "spec.numVfs",
+                f"{num_vfs} exceeds the {total} VFs this NIC supports (status.totalVfs); "
+                f"use 1..{total} or 0 to restore",
+            )
+        ]
+    return []
+
+
+def bond_refusals(
+    name: str, num_vfs: int, status: Mapping[str, Any], same_node: Iterable[Mapping[str, Any]]
+) -> list[FieldError]:
+    """Of a bond over several PFs only one may be sliced (DESIGN §4): name the sliced sibling."""
+    master = (status.get("bond") or {}).get("master")
+    if not master or num_vfs == 0:
+        return []
+    for other in same_node:
+        other_name = other["metadata"]["name"]
+        other_status = _status(other)
+        if other_name == name or (other_status.get("bond") or {}).get("master") != master:
+            continue
+        sliced = max(int((other.get("spec") or {}).get("numVfs") or 0), int(other_status.get("numVfs") or 0))
+        if sliced:
+            interface = (other.get("spec") or {}).get("interface", other_name)
+            return [
+                FieldError(
+                    "spec.numVfs",
+                    f"{master} bonds several PFs and only one of them may be sliced: {interface} "
+                    f"(SriovPhysicalNic {other_name}) already has {sliced} VFs; restore it to 0 first, "
+                    "or keep this one at 0",
+                )
+            ]
+    return []
+
+
+def nic_refusals(
+    body: Mapping[str, Any], same_node: Iterable[Mapping[str, Any]], old: Mapping[str, Any] | None = None
+) -> list[FieldError]:
+    """Everything refused about a NIC; `same_node` are the NICs of its node (itself may be among them)."""
+    refusals = model_refusals(SriovPhysicalNic, body)
+    if refusals:
+        return refusals
+    num_vfs = int((body.get("spec") or {}).get("numVfs") or 0)
+    status = _status(body) or _status(old)
+    return num_vfs_refusals(num_vfs, status) + bond_refusals(
+        body["metadata"]["name"], num_vfs, status, same_node
+    )

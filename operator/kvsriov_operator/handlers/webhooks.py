@@ -1,0 +1,70 @@
+"""Validating admission webhooks for the four kinds (kopf's webhook server, AdmissionReview v1).
+
+Thin: each reads the objects its rules need straight from the API (an index could
+lag behind an L2 network created a moment before its L3 network) and raises the
+refusals of `kvsriov_operator.admission` as one AdmissionError (HTTP 422).
+Registered only for CREATE and UPDATE; an UPDATE that leaves the spec alone passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from kvsriov.api.constants import GROUP, LABEL_NODE, VERSION
+from kvsriov.api.errors import FieldError
+from kvsriov.api.host import SriovHost
+from kvsriov.api.l2 import SriovL2Network
+from kvsriov_operator import admission
+from kvsriov_operator.reconcile import L2_PLURAL, L3_PLURAL, get_or_none
+from kvsriov_operator.settings import Clients
+
+OPERATIONS = ["CREATE", "UPDATE"]
+
+
+def _refuse(refusals: list[FieldError]) -> None:
+    if refusals:
+        raise kopf.AdmissionError("; ".join(map(str, refusals)), code=422)
+
+
+def _judged(operation: str, old: Mapping[str, Any] | None, body: Mapping[str, Any]) -> bool:
+    return admission.spec_changed(operation, old, body)
+
+
+@kopf.on.validate(GROUP, VERSION, "sriovhosts", id="host", operations=OPERATIONS)
+def validate_host(body: kopf.Body, old: kopf.Body | None, operation: str, **_: Any) -> None:
+    if _judged(operation, old, body):
+        _refuse(admission.model_refusals(SriovHost, body))
+
+
+@kopf.on.validate(GROUP, VERSION, L2_PLURAL, id="l2", operations=OPERATIONS)
+def validate_l2(body: kopf.Body, old: kopf.Body | None, operation: str, **_: Any) -> None:
+    if _judged(operation, old, body):
+        _refuse(admission.model_refusals(SriovL2Network, body))
+
+
+@kopf.on.validate(GROUP, VERSION, L3_PLURAL, id="l3", operations=OPERATIONS)
+def validate_l3(body: kopf.Body, old: kopf.Body | None, operation: str, memo: kopf.Memo, **_: Any) -> None:
+    if not _judged(operation, old, body):
+        return
+    clients: Clients = memo.clients
+    l2_name = (body.get("spec") or {}).get("l2Network") or ""
+    l2 = get_or_none(clients, L2_PLURAL, l2_name) if l2_name else None
+    siblings = [
+        s for s in clients.custom.list_cluster_custom_object(GROUP, VERSION, L3_PLURAL)["items"]
+        if (s.get("spec") or {}).get("l2Network") == l2_name
+    ]  # fmt: skip
+    _refuse(admission.l3_refusals(body, l2, siblings, old if operation == "UPDATE" else None))
+
+
+@kopf.on.validate(GROUP, VERSION, "sriovphysicalnics", id="nic", operations=OPERATIONS)
+def validate_nic(body: kopf.Body, old: kopf.Body | None, operation: str, memo: kopf.Memo, **_: Any) -> None:
+    if not _judged(operation, old, body):
+        return
+    node = (body.get("spec") or {}).get("nodeName", "")
+    same_node = memo.clients.custom.list_cluster_custom_object(
+        GROUP, VERSION, "sriovphysicalnics", label_selector=f"{LABEL_NODE}={node}"
+    )["items"]
+    _refuse(admission.nic_refusals(body, same_node, old))
