@@ -85,7 +85,7 @@ def test_l3_on_a_missing_l2_network_is_refused(cluster: Cluster, operator: None)
     status, message = refusal(lambda: create_l3(cluster, l3_body("l3-orphan", "l2-nowhere")))
     assert status == 422
     assert message == (
-        f'{L3S}.{GROUP} "l3-orphan" is forbidden: admission webhook "l3.{CONFIGURATION}" denied the request: '
+        f'admission webhook "l3.{CONFIGURATION}" denied the request: '
         "spec.l2Network: SriovL2Network l2-nowhere does not exist; create it first or name an existing one"
     )
     assert cluster.gone(L3S, "l3-orphan")

@@ -42,7 +42,7 @@ from typing import Any
 import aiohttp
 import jsonpatch
 
-from .errors import ApiError, bad_request, qualified
+from .errors import ApiError, bad_request
 from .resources import ResourceType
 from .store import Store
 
@@ -148,11 +148,16 @@ def webhook_matches(hook: Obj, attrs: Attributes, store: Store) -> bool:
 # ---- errors as the real server words them --------------------------------------------------------
 
 
-def denied(attrs: Attributes, hook_name: str, result: Obj | None) -> ApiError:
-    """A refusal by a webhook (webhook/errors ToStatusErr): 403 Forbidden unless it says otherwise."""
+def denied(hook_name: str, result: Obj | None) -> ApiError:
+    """A refusal by a webhook, as the real server's ToStatusErr returns it.
+
+    The webhook's own Status goes back to the client: its code (raised to 400
+    when lower: a refusal is never a success), its reason and details if any,
+    and the message prefixed with which webhook denied the request.
+    """
     result = dict(result or {})
-    code = int(result.get("code") or 403)
-    name = attrs.name or "Unknown"
+    code = int(result.get("code") or 0)
+    code = max(code, 400)
     by = f'admission webhook "{hook_name}" denied the request'
     if result.get("message"):
         message = f"{by}: {result['message']}"
@@ -160,21 +165,7 @@ def denied(attrs: Attributes, hook_name: str, result: Obj | None) -> ApiError:
         message = f"{by}: {result['reason']}"
     else:
         message = f"{by} without explanation"
-    details = result.get("details")
-    if details is None:
-        if code == 500:
-            details = {"causes": [{"message": message}]}
-        else:
-            details = {"name": name, "kind": attrs.rt.plural}
-            if attrs.rt.group:
-                details["group"] = attrs.rt.group
-    prefix = (
-        "Internal error occurred"
-        if code == 500
-        else f'{qualified(attrs.rt.plural, attrs.rt.group)} "{name}" is forbidden'
-    )
-    reason = result.get("reason") or ("InternalError" if code == 500 else "Forbidden")
-    return ApiError(code, reason, f"{prefix}: {message}", details)
+    return ApiError(code, str(result.get("reason") or ""), message, result.get("details"))
 
 
 def call_failed(hook_name: str, cause: str) -> ApiError:
@@ -354,7 +345,7 @@ class Admission:
             raise _with_warnings(call_failed(name, str(exc)), attrs) from exc
         attrs.warnings.extend(str(w) for w in answer.get("warnings") or [])
         if not answer.get("allowed"):
-            raise _with_warnings(denied(attrs, name, answer.get("status")), attrs)
+            raise _with_warnings(denied(name, answer.get("status")), attrs)
         return answer
 
     async def mutate(self, attrs: Attributes) -> Obj | None:
