@@ -77,6 +77,12 @@ def _operator(argv: list[str]) -> int:
     return operator_main(argv)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from kvsriov.sandbox.demo import run
+
+    return run(keep=args.keep)
+
+
 def _simhost(args: argparse.Namespace) -> int:
     from kvsriov.sandbox.host.simhost import fuse_unavailable, serve
 
@@ -103,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--check", action="store_true", help="exit 1 and print a diff when crds/ is stale")
     gen.add_argument("--dir", help="output directory (default: the project's crds/)")
     gen.set_defaults(func=_crds)
+
+    demo = sub.add_parser(
+        "demo", help="the reference workflow on a sandbox: API server, simulated hosts, agents, operator"
+    )
+    demo.add_argument("--keep", action="store_true", help="leave the sandbox running; print its kubeconfig")
+    demo.set_defaults(func=_demo)
 
     protos = sub.add_parser("protos", help="the Python code of the kubelet's gRPC APIs (grpcio-tools)")
     protos_sub = protos.add_subparsers(dest="protos_command", required=True, metavar="ACTION")

@@ -62,7 +62,9 @@ class SriovL2NetworkSpec(ApiModel):
     vlan: int | None = Field(
         default=None, ge=VLAN_MIN, le=VLAN_MAX, description="802.1Q VLAN id, only with Vlan."
     )
-    sriov: SriovSettings = Field(default_factory=SriovSettings)
+    # `default: {}` in the schema makes the API server create the object, so its own
+    # default (enabled: true) shows in `kubectl get` even when the user omits `sriov`.
+    sriov: SriovSettings = Field(default_factory=SriovSettings, json_schema_extra={"default": {}})
     node_selector: dict[str, str] = Field(
         default_factory=dict,
         description="Node labels choosing the hosts (like a cluster); empty = every node.",

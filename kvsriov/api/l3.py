@@ -75,7 +75,9 @@ class SriovL3NetworkSpec(ApiModel):
         description="Namespaces that get a NetworkAttachmentDefinition; empty = the default namespace.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
-    network_services: NetworkServices = Field(default_factory=NetworkServices)
+    network_services: NetworkServices = Field(
+        default_factory=NetworkServices, json_schema_extra={"default": {}}
+    )
     description: str | None = Field(default=None, max_length=1024)
 
     @model_validator(mode="after")

@@ -11,16 +11,26 @@ import argparse
 import json
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kvsriov.api.host import SriovHostStatus
 from kvsriov.api.nic import SriovPhysicalNicStatus
+from kvsriov_agent.deviceplugin.devinfo import DEFAULT_DIR as DEVINFO_DIR
 from kvsriov_agent.discovery import discover_nics
 from kvsriov_agent.host.bundle import real_host
 from kvsriov_agent.host.pci_ids import PciIds
+from kvsriov_agent.kube.watch import WATCH_TIMEOUT_SECONDS
 from kvsriov_agent.podresources.client import DEFAULT_SOCKET
 from kvsriov_agent.probe import probe_host
 from kvsriov_agent.runtime import DEFAULT_RESYNC_S
+
+if TYPE_CHECKING:
+    from kvsriov_agent.host.bundle import Host
+    from kvsriov_agent.reconcile import Reconciler
+
+DEFAULT_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,10 +44,35 @@ def _parser() -> argparse.ArgumentParser:
         help=f"kubelet PodResources (default: {DEFAULT_SOCKET})",
     )
     parser.add_argument(
+        "--device-plugin-dir",
+        default=DEFAULT_PLUGIN_DIR,
+        help=f"the kubelet's device plugin directory, with kubelet.sock (default: {DEFAULT_PLUGIN_DIR})",
+    )
+    parser.add_argument(
+        "--devinfo-dir",
+        default=DEVINFO_DIR,
+        help=f"where NPWG device-information files are written (default: {DEVINFO_DIR})",
+    )
+    parser.add_argument(
+        "--no-device-plugin", action="store_true", help="do not serve the kubelet device plugin API"
+    )
+    parser.add_argument(
         "--resync",
         type=float,
         default=DEFAULT_RESYNC_S,
         help="seconds between safety-net passes (default: 300)",
+    )
+    parser.add_argument(
+        "--etc-root",
+        help="where /etc/modprobe.d and the boot loader configuration are (default: the host root); "
+        "for hosts whose root is read-only, such as the QEMU test bed",
+    )
+    parser.add_argument(
+        "--watch-timeout",
+        type=int,
+        default=WATCH_TIMEOUT_SECONDS,
+        help=f"seconds the API server keeps each watch open before the agent resumes it "
+        f"(default: {WATCH_TIMEOUT_SECONDS})",
     )
     parser.add_argument("--pci-ids", dest="agent_pci_ids", help="the PCI ID database (default: the system's)")
     sub = parser.add_subparsers(dest="command")
@@ -137,7 +172,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"kvsriov agent: {err}", file=sys.stderr)
         return 2
     pci_ids = PciIds(Path(args.agent_pci_ids)) if args.agent_pci_ids else None
-    host = real_host(Path(args.host_root), pci_ids=pci_ids)
+    etc_root = Path(args.etc_root) if args.etc_root else None
+    host = real_host(Path(args.host_root), pci_ids=pci_ids, etc_root=etc_root)
     reconciler = Reconciler(
         client=client,
         host=host,
@@ -146,9 +182,28 @@ def _run(args: argparse.Namespace) -> int:
         pod_resources=PodResourcesClient(args.pod_resources_socket),
     )
     # Link events describe the kernel the agent runs on: only meaningful when that is the host.
-    agent = Agent(reconciler, resync=args.resync, watch_netlink=Path(args.host_root).resolve() == Path("/"))
+    agent = Agent(
+        reconciler,
+        resync=args.resync,
+        watch_netlink=Path(args.host_root).resolve() == Path("/"),
+        watch_timeout=args.watch_timeout,
+    )
+    if not args.no_device_plugin:
+        _start_device_plugins(args, host, reconciler, lambda: agent.wakeups.put("kubelet"))
     try:
         agent.run()
     except KeyboardInterrupt:
         agent.stopped.set()
     return 0
+
+
+def _start_device_plugins(
+    args: argparse.Namespace, host: Host, reconciler: Reconciler, wakeup: Callable[[], None]
+) -> None:
+    """The kubelet device plugins (issue 6): the reconcile pass feeds them, allocation changes wake it."""
+    from kvsriov_agent.deviceplugin.manager import DevicePlugins, PluginPaths
+
+    paths = PluginPaths(Path(args.device_plugin_dir), Path(args.devinfo_dir), args.pod_resources_socket)
+    plugins = DevicePlugins(host, paths, reconciler.pod_resources, wakeup=wakeup)
+    reconciler.plugins = plugins
+    plugins.start()

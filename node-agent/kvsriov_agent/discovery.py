@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from kvsriov.api.conditions import NicConditionType, set_condition
+from kvsriov.api.conditions import NicConditionType, NicReason, set_condition
 from kvsriov.api.naming import resource_name
 from kvsriov.api.nic import (
     BondStatus,
@@ -149,7 +149,7 @@ def describe_nic(host: Host, node: str, ifname: str) -> SriovPhysicalNicStatus:
         vfs=vfs,
     )
     status.conditions = set_condition(
-        [], NicConditionType.PRESENT, "True", "Discovered", f"{ifname} found at PCI address {pci}."
+        [], NicConditionType.PRESENT, "True", NicReason.DISCOVERED, f"{ifname} found at PCI address {pci}."
     )
     return status
 

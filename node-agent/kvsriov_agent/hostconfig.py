@@ -7,7 +7,7 @@ differs, so a resync pass touches nothing.
 
 from __future__ import annotations
 
-from kvsriov.api.conditions import HostConditionType, set_condition
+from kvsriov.api.conditions import HostConditionType, HostReason, set_condition
 from kvsriov.api.host import SriovHostSpec, SriovHostStatus
 from kvsriov_agent.host.boot import BootConfigError
 from kvsriov_agent.host.bundle import Host
@@ -29,7 +29,7 @@ def apply_kernel_args(host: Host, spec: SriovHostSpec, status: SriovHostStatus, 
             host.boot_config.set_kernel_args(wanted)
     except (BootConfigError, OSError) as err:
         status.conditions = set_condition(
-            status.conditions, cond, "False", "UnsupportedBootLoader", str(err), gen
+            status.conditions, cond, "False", HostReason.UNSUPPORTED_BOOT_LOADER, str(err), gen
         )
         return
     status.boot_loader = host.boot_config.loader()
@@ -37,7 +37,9 @@ def apply_kernel_args(host: Host, spec: SriovHostSpec, status: SriovHostStatus, 
     message = f"{' '.join(wanted)} written to the {status.boot_loader} configuration; " + (
         "reboot the node to activate them." if status.reboot_required else "active since the last boot."
     )
-    status.conditions = set_condition(status.conditions, cond, "True", "Configured", message, gen)
+    status.conditions = set_condition(
+        status.conditions, cond, "True", HostReason.KERNEL_ARGS_CONFIGURED, message, gen
+    )
 
 
 def apply_unsafe_interrupts(
@@ -54,14 +56,14 @@ def apply_unsafe_interrupts(
         modprobe.set_options(VFIO_MODULE, options)
     if spec.allow_unsafe_interrupts:
         status.conditions = set_condition(
-            status.conditions, cond, "True", "UnsafeInterruptsAllowed",
+            status.conditions, cond, "True", HostReason.UNSAFE_INTERRUPTS,
             "Security warning: vfio_iommu_type1 allow_unsafe_interrupts=1 is set, so a guest given a VF can "
             "inject interrupts into the host. Turn spec.allowUnsafeInterrupts off once the IOMMU remaps "
             "interrupts.", gen,
         )  # fmt: skip
         return True
     status.conditions = set_condition(
-        status.conditions, cond, "False", "UnsafeInterruptsNotAllowed",
+        status.conditions, cond, "False", HostReason.UNSAFE_INTERRUPTS_NOT_ALLOWED,
         "vfio refuses devices on hosts without interrupt remapping (the safe default).", gen,
     )  # fmt: skip
     return False

@@ -7,9 +7,8 @@ what to do about a refusal, since they are what a user reads first.
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 
-from kvsriov.api.conditions import Condition, ConditionStatus, HostConditionType, set_condition
+from kvsriov.api.conditions import Condition, ConditionStatus, HostConditionType, HostReason, set_condition
 from kvsriov.api.host import (
     EvidenceSource,
     InterruptRemappingStatus,
@@ -39,22 +38,6 @@ ECAP_IR_BIT = 3
 DMAR_ECAP_LINE = re.compile(r"DMAR: dmar\d+: reg_base_addr \S+ ver \S+ cap [0-9a-fA-F]+ ecap ([0-9a-fA-F]+)")
 #: drivers/iommu/amd/init.c prints this when it enables interrupt remapping.
 AMD_IR_LINE = "AMD-Vi: Interrupt remapping enabled"
-
-
-class HostReason(StrEnum):
-    """Reasons of the SriovHost conditions (candidates for kvsriov/api/conditions.py)."""
-
-    IOMMU_ACTIVE = "IOMMUActive"
-    NO_IOMMU = "IOMMUNotEnabled"
-    NO_IOMMU_UNITS = "NoIOMMUUnits"
-    NO_IOMMU_GROUPS = "NoIOMMUGroups"
-    SUPPORTED = "InterruptRemappingSupported"
-    NOT_SUPPORTED = "InterruptRemappingNotSupported"
-    NO_EVIDENCE = "NoEvidence"
-    READY = "HostReady"
-    IOMMU_NOT_READY = "IOMMUNotReady"
-    UNSAFE_INTERRUPTS = "UnsafeInterruptsAllowed"
-    NO_INTERRUPT_REMAPPING = "NoInterruptRemapping"
 
 
 #: (status, reason, message) of one condition.

@@ -10,9 +10,19 @@ kernel is (sriov_numvfs is the state, not our memory), so it converges.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from kvsriov.api.conditions import Condition, NicConditionType, find_condition, set_condition
+from kvsriov.api.conditions import (
+    Condition,
+    HostConditionType,
+    HostReason,
+    NicConditionType,
+    NicReason,
+    find_condition,
+    set_condition,
+)
 from kvsriov.api.host import SriovHostSpec, SriovHostStatus
 from kvsriov.api.naming import nic_object_name
 from kvsriov.api.nic import SriovPhysicalNicSpec, SriovPhysicalNicStatus
@@ -24,6 +34,9 @@ from kvsriov_agent.kube.client import ApiError, KubeClient, Obj, ResourcePath
 from kvsriov_agent.kube.events import EventRecorder
 from kvsriov_agent.objects import HOSTS, NICS, host_status, new_host, new_nic, nic_status, status_patch
 from kvsriov_agent.podresources import PodResourcesClient, PodResourcesUnavailable
+
+if TYPE_CHECKING:
+    from kvsriov_agent.deviceplugin.manager import DevicePlugins
 
 log = logging.getLogger(__name__)
 PODS = ResourcePath("", "v1", "pods")
@@ -41,6 +54,11 @@ class Reconciler:
     allow_unsafe: bool = False
     #: API writes (creates and status patches) made so far: logged per pass, so "no churn" is observable.
     writes: int = 0
+    #: The kubelet device plugins (issue 6): told of every PF each pass; None when not serving them.
+    plugins: DevicePlugins | None = None
+    #: Events of a finished change, recorded once its status is written: the status is what a user
+    #: (or the operator) waits for, so no other round trip to the API server goes before it.
+    _after_status: list[tuple[Obj, str, str, str]] = field(default_factory=list)
 
     # -- the checklist -------------------------------------------------------------------------
 
@@ -67,8 +85,10 @@ class Reconciler:
         gen = obj["metadata"].get("generation")
         previous = host_status(obj)
         status = probe_with_config(self.host, spec, previous, gen)
-        if apply_unsafe_interrupts(self.host, spec, status, gen) and not _was_true(previous, "Unsafe"):
-            self.events.record(obj, "Warning", "UnsafeInterruptsAllowed", _cond_msg(status))
+        if apply_unsafe_interrupts(self.host, spec, status, gen) and not _was_true(
+            previous, HostConditionType.UNSAFE_INTERRUPTS_ALLOWED
+        ):
+            self.events.record(obj, "Warning", HostReason.UNSAFE_INTERRUPTS, _cond_msg(status))
         self._write_status(HOSTS, obj, status.to_api())
         return status
 
@@ -85,12 +105,21 @@ class Reconciler:
         status.conditions = _merge_conditions(previous, status)
         if spec.num_vfs != status.num_vfs or (status.vfs and guards.drivers_differ(status, spec)):
             status = self.change(obj, spec, status, nics, host, gen)
-        else:
+        elif not _true_for(status.conditions, SLICED, gen):
+            # As asked and already said so for this generation: the change's own message (which VMs a
+            # forced change took VFs from) stays, and an unchanged host writes nothing.
             detail = f"{status.num_vfs} VFs on {spec.vf_driver}" if status.num_vfs else "not sliced (0 VFs)"
-            status.conditions = set_condition(status.conditions, SLICED, "True", "AsRequested", detail, gen)
+            status.conditions = set_condition(
+                status.conditions, SLICED, "True", NicReason.AS_REQUESTED, detail, gen
+            )
         self._vfs_lost(obj, status, previous, gen)
+        if self.plugins is not None:
+            self.plugins.observe(status, spec, self._pod)
         status.observed_generation = gen
         self._write_status(NICS, obj, status.to_api())
+        for event in self._after_status:
+            self.events.record(*event)
+        self._after_status.clear()
 
     def change(
         self,
@@ -109,33 +138,40 @@ class Reconciler:
             else None
         )
         if refusal:
-            return self._refuse(obj, status, "Refused", refusal, gen)
+            return self._refuse(obj, status, NicReason.REFUSED, refusal, gen)
         try:
             # No VFs, none in use: that is a fact, not an assumption. Otherwise ask the kubelet.
             in_use = self._in_use(status) if status.vfs else {}
         except PodResourcesUnavailable as err:
             message = f"cannot tell which VFs are in use, so nothing is changed (fail closed): {err}"
-            return self._refuse(obj, status, "PodResourcesUnavailable", message, gen)
+            return self._refuse(obj, status, NicReason.POD_RESOURCES_UNAVAILABLE, message, gen)
         plan = slicing.plan_numvfs(status.num_vfs, spec.num_vfs, status.total_vfs, in_use, spec.force)
         if plan.refused:
-            reason = "InUse" if in_use and not spec.force else "Refused"
+            reason = NicReason.IN_USE if in_use and not spec.force else NicReason.REFUSED
             return self._refuse(obj, status, reason, plan.refused, gen)
         if plan.steps:
             status.state = "Slicing"
             status.conditions = set_condition(
-                status.conditions, SLICED, "False", "Slicing",
+                status.conditions, SLICED, "False", NicReason.SLICING,
                 f"changing {status.num_vfs} -> {spec.num_vfs} VFs (writes {plan.steps})", gen,
             )  # fmt: skip
             self._write_status(NICS, obj, status.to_api())
         try:
+            began = time.monotonic()
             slicing.apply_numvfs(self.host, pci, plan.steps)
+            sliced = time.monotonic()
             if spec.num_vfs:
                 binding.bind_vfs(self.host, pci, spec.vf_driver)
+            log.info(
+                "%s: %d -> %d VFs (writes %s) in %.2f s, binding to %s %.2f s",
+                status.interface, status.num_vfs,
+                spec.num_vfs, plan.steps, sliced - began, spec.vf_driver, time.monotonic() - sliced,
+            )  # fmt: skip
         except (slicing.SlicingError, binding.BindingError, OSError) as err:
             fresh = self._describe(status, gen)
-            self.events.record(obj, "Warning", "SlicingFailed", str(err))
+            self.events.record(obj, "Warning", NicReason.SLICING_FAILED, str(err))
             fresh.conditions = set_condition(
-                fresh.conditions, SLICED, "False", "SlicingFailed", str(err), gen
+                fresh.conditions, SLICED, "False", NicReason.SLICING_FAILED, str(err), gen
             )
             return fresh
         fresh = self._describe(status, gen)
@@ -143,24 +179,29 @@ class Reconciler:
         if plan.lost:
             who = ", ".join(f"VF {i} ({owner})" for i, owner in plan.lost.items())
             message += f"; forced: these lost their NIC: {who}"
-            self.events.record(obj, "Warning", "ForcedVFsRemoved", f"spec.force removed VFs in use: {who}")
+            forced = f"spec.force removed VFs in use: {who}"
+            self._after_status.append((obj, "Warning", NicReason.FORCED_VFS_REMOVED, forced))
         else:
-            self.events.record(obj, "Normal", "Sliced", message)
-        fresh.conditions = set_condition(fresh.conditions, SLICED, "True", "Sliced", message, gen)
+            self._after_status.append((obj, "Normal", NicReason.SLICED, message))
+        fresh.conditions = set_condition(fresh.conditions, SLICED, "True", NicReason.SLICED, message, gen)
         return fresh
 
     def mark_missing(self, obj: Obj) -> None:
         """The PF vanished (unplugged, renamed, driver gone): say so, keep the object (users own spec)."""
         status = nic_status(obj) or SriovPhysicalNicStatus(node_name=self.node)
         ifname = obj["spec"].get("interface")
+        if self.plugins is not None and ifname:
+            self.plugins.missing(ifname)
         status.state = "Missing"
         status.conditions = set_condition(
-            status.conditions, NicConditionType.PRESENT, "False", "NotFound",
+            status.conditions, NicConditionType.PRESENT, "False", NicReason.NOT_FOUND,
             f"{ifname} is no longer found on node {self.node} (removed, renamed or its driver is gone); "
             "delete this object if the NIC is gone for good.", obj["metadata"].get("generation"),
         )  # fmt: skip
         if self._write_status(NICS, obj, status.to_api()):
-            self.events.record(obj, "Warning", "NicMissing", f"{ifname} is no longer found on {self.node}")
+            self.events.record(
+                obj, "Warning", NicReason.NIC_MISSING, f"{ifname} is no longer found on {self.node}"
+            )
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -188,21 +229,23 @@ class Reconciler:
                 f"({', '.join(lost)}); rebind the PF driver or restore with spec.numVfs: 0"
             )
             if not _was_true(previous, cond):
-                self.events.record(obj, "Warning", "VFsLost", message)
+                self.events.record(obj, "Warning", NicReason.VFS_LOST, message)
             status.conditions = set_condition(
-                status.conditions, cond, "True", "PFDriverUnbound", message, gen
+                status.conditions, cond, "True", NicReason.PF_DRIVER_UNBOUND, message, gen
             )
         elif previous is not None and find_condition(previous.conditions, cond) is not None:
-            status.conditions = set_condition(status.conditions, cond, "False", "PFDriverBound", "", gen)
+            status.conditions = set_condition(
+                status.conditions, cond, "False", NicReason.PF_DRIVER_BOUND, "", gen
+            )
+
+    def _pod(self, namespace: str, name: str) -> Obj | None:
+        try:
+            return self.client.get_or_none(PODS, name, namespace)
+        except (ApiError, OSError):
+            return None
 
     def _in_use(self, status: SriovPhysicalNicStatus) -> dict[int, str]:
-        def lookup(namespace: str, name: str) -> Obj | None:
-            try:
-                return self.client.get_or_none(PODS, name, namespace)
-            except (ApiError, OSError):
-                return None
-
-        return guards.vfs_in_use(status, self.pod_resources, lookup)
+        return guards.vfs_in_use(status, self.pod_resources, self._pod)
 
     def _describe(self, before: SriovPhysicalNicStatus, gen: int | None) -> SriovPhysicalNicStatus:
         fresh = describe_nic(self.host, self.node, before.interface or "")
@@ -253,13 +296,18 @@ def _merge_conditions(
     return conditions
 
 
+def _true_for(conditions: list[Condition], type_: str, gen: int | None) -> bool:
+    found = find_condition(conditions, type_)
+    return found is not None and found.status == "True" and found.observed_generation == gen
+
+
 def _was_true(previous: SriovHostStatus | SriovPhysicalNicStatus | None, type_: str) -> bool:
     if previous is None:
         return False
-    found = next((c for c in previous.conditions if c.type.startswith(type_)), None)
+    found = find_condition(previous.conditions, type_)
     return found is not None and found.status == "True"
 
 
 def _cond_msg(status: SriovHostStatus) -> str:
-    found = find_condition(status.conditions, "UnsafeInterruptsAllowed")
+    found = find_condition(status.conditions, HostConditionType.UNSAFE_INTERRUPTS_ALLOWED)
     return found.message if found else ""

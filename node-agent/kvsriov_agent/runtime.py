@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from kvsriov.api.constants import LABEL_NODE
 from kvsriov_agent.kube.client import ApiError, Obj
-from kvsriov_agent.kube.watch import Watcher
+from kvsriov_agent.kube.watch import WATCH_TIMEOUT_SECONDS, Watcher
 from kvsriov_agent.objects import HOSTS, NICS
 from kvsriov_agent.reconcile import Reconciler
 
@@ -39,13 +39,19 @@ class Agent:
     reconciler: Reconciler
     resync: float = DEFAULT_RESYNC_S
     watch_netlink: bool = False
+    watch_timeout: int = WATCH_TIMEOUT_SECONDS
     wakeups: queue.Queue[str] = field(default_factory=queue.Queue)
     stopped: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         client, node = self.reconciler.client, self.reconciler.node
-        self.hosts = Watcher(client, HOSTS, self._on_event, field_selector=f"metadata.name={node}")
-        self.nics = Watcher(client, NICS, self._on_event, label_selector=f"{LABEL_NODE}={node}")
+        timeout = self.watch_timeout
+        self.hosts = Watcher(
+            client, HOSTS, self._on_event, field_selector=f"metadata.name={node}", timeout_seconds=timeout
+        )
+        self.nics = Watcher(
+            client, NICS, self._on_event, label_selector=f"{LABEL_NODE}={node}", timeout_seconds=timeout
+        )
 
     def _on_event(self, kind: str, obj: Obj | None) -> None:
         self.wakeups.put(kind)
@@ -100,10 +106,11 @@ class Agent:
             if self.stopped.is_set():
                 return
             host_obj = self.hosts.snapshot().get(self.reconciler.node)
-            before = self.reconciler.writes
+            before, began = self.reconciler.writes, time.monotonic()
             try:
                 self.reconciler.run(host_obj, self.nics.snapshot())
-                log.info("pass complete: %d writes", self.reconciler.writes - before)
+                took = time.monotonic() - began
+                log.info("pass complete: %d writes in %.2f s", self.reconciler.writes - before, took)
             except (ApiError, OSError) as err:
                 log.warning("reconcile failed: %s; retrying in %.1fs", err, retry)
                 next_pass = time.monotonic() + retry

@@ -23,12 +23,19 @@ def client_for(kubeconfig: Path) -> KubeClient:
 
 @contextmanager
 def running_agent(
-    kubeconfig: Path, host_root: Path, socket: Path, log: Path, node: str = "node-1", resync: float = 0.3
+    kubeconfig: Path,
+    host_root: Path,
+    socket: Path,
+    log: Path,
+    node: str = "node-1",
+    resync: float = 0.3,
+    options: tuple[str, ...] = (),
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`kvsriov agent --node NODE` as a process; its log is printed when a test fails."""
+    """`kvsriov agent --node NODE [options]` as a process; its log is printed when a test fails."""
     cmd = [
         sys.executable, "-m", "kvsriov.cli", "agent", "--node", node, "--kubeconfig", str(kubeconfig),
         "--host-root", str(host_root), "--pod-resources-socket", str(socket), "--resync", str(resync),
+        *options,
     ]  # fmt: skip
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)

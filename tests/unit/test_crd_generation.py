@@ -76,3 +76,10 @@ def test_check_reports_a_missing_file(tmp_path: Path) -> None:
     (tmp_path / "kvsriov.io_sriovhosts.yaml").unlink()
     [diff] = crdgen.stale(tmp_path)
     assert "kvsriov.io_sriovhosts.yaml" in diff
+
+
+def test_omitted_sriov_settings_are_defaulted_by_the_server() -> None:
+    """`default: {}` on spec.sriov lets the server apply enabled: true, so SRIOV shows in kubectl get."""
+    sriov = open_api_schema(SriovL2Network)["properties"]["spec"]["properties"]["sriov"]
+    assert sriov["default"] == {}
+    assert sriov["properties"]["enabled"]["default"] is True

@@ -23,11 +23,26 @@ def testbed_host(root: Path) -> HostTree:
     return tree
 
 
-FIXTURES: dict[str, Callable[[Path], HostTree]] = {"reference": reference_host, "testbed": testbed_host}
+def no_intremap_host(root: Path) -> HostTree:
+    """The reference host on VT-d units WITHOUT interrupt remapping (ecap bit 3 clear, like QEMU's
+    `intremap=off`), with vfio_iommu_type1 loaded and allow_unsafe_interrupts at its default."""
+    tree = reference_host(root)
+    tree.iommu_unit("dmar0", ecap="f050d2")
+    tree.iommu_unit("dmar1", ecap="f050d2")
+    tree.module_param("vfio_iommu_type1", "allow_unsafe_interrupts", "N")
+    return tree
+
+
+FIXTURES: dict[str, Callable[[Path], HostTree]] = {
+    "reference": reference_host,
+    "testbed": testbed_host,
+    "no-intremap": no_intremap_host,
+}
 
 
 def sim_kernel(fixture: str = "reference") -> SimKernel:
-    """A SimKernel over a named fixture: 'reference' (82599ES em1/em2 bonded, I350 em3/em4), 'testbed'."""
+    """A SimKernel over a named fixture: 'reference' (82599ES em1/em2 bonded, I350 em3/em4),
+    'testbed', 'no-intremap'."""
     if fixture not in FIXTURES:
         raise ValueError(f"unknown fixture {fixture!r}: choose from {', '.join(sorted(FIXTURES))}")
     fs = MemFs()
@@ -35,3 +50,21 @@ def sim_kernel(fixture: str = "reference") -> SimKernel:
         FIXTURES[fixture](Path(staging))
         fs.load(Path(staging))
     return SimKernel(fs)
+
+
+def demo_host(root: Path) -> HostTree:
+    """The reference host for `kvsriov demo`: as 'reference', but em1/em2 not bonded, so that the
+    walk-through can slice em2 (the bond rule allows one sliced PF per bond) and show em1 unsliced."""
+    tree = HostTree(root)
+    tree.cmdline("BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro intel_iommu=on iommu=pt")
+    tree.iommu_unit("dmar0", ecap="f050da")
+    tree.iommu_unit("dmar1", ecap="f050da")
+    tree.nic("em1", "0000:03:00.0", "8086", "10fb", "ixgbe", 63, speed=10000, numa=0)
+    tree.nic("em2", "0000:03:00.1", "8086", "10fb", "ixgbe", 63, speed=10000, numa=1)
+    tree.nic("em3", "0000:05:00.0", "8086", "1521", "igb", None)
+    tree.nic("em4", "0000:05:00.1", "8086", "1521", "igb", None, carrier=0)
+    tree.netdev("lo", None)
+    return tree
+
+
+FIXTURES["demo"] = demo_host

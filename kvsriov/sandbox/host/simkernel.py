@@ -210,6 +210,10 @@ class SimKernel:
             self.fs.link(f"{vf.dir}/subsystem", "sys/bus/pci")
             self.fs.link(f"{DEVICES}/{vf.address}", vf.dir)
             self.fs.link(f"{vf.dir}/physfn", pf.dir)
+            # A VF sits on its PF's bus, so the PCI core gives it the PF's NUMA node.
+            self.fs.put(
+                f"{vf.dir}/numa_node", File((self._attr(f"{pf.dir}/numa_node") or "-1") + "\n", 0o444)
+            )
             self.fs.link(f"{pf.dir}/virtfn{index}", vf.dir)
             if has_iommu:
                 vf.group = self._new_group()

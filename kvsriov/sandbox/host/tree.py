@@ -61,6 +61,10 @@ class HostTree:
             (dev / "intel-iommu/ecap").write_text(ecap + "\n")
         _link(self.sys / "class/iommu" / name, _rel(self.sys / "class/iommu", dev))
 
+    def module_param(self, module: str, name: str, value: str) -> None:
+        """`module/<module>/parameters/<name>`: a loaded module's parameter (writable when mode 0644)."""
+        self.write(f"sys/module/{module}/parameters/{name}", value + "\n")
+
     def iommu_group(self) -> int:
         """A new `kernel/iommu_groups/N`; returns N."""
         number = self._groups
@@ -115,9 +119,14 @@ class HostTree:
         total_vfs: int | None,
         carrier: int | None = 1,
         speed: int = 1000,
+        numa: int = -1,
     ) -> Path:
-        """A PF with its netdev; `total_vfs` None leaves out the SR-IOV capability (sriov_* files)."""
+        """A PF with its netdev; `total_vfs` None leaves out the SR-IOV capability (sriov_* files).
+
+        `numa` is the function's `numa_node` (-1: the firmware reports no affinity).
+        """
         dev = self.pci_function(address, vendor, device, driver)
+        (dev / "numa_node").write_text(f"{numa}\n")
         if total_vfs is not None:
             (dev / "sriov_totalvfs").write_text(f"{total_vfs}\n")
             (dev / "sriov_numvfs").write_text("0\n")
@@ -157,8 +166,9 @@ def reference_host(root: Path) -> HostTree:
     tree.cmdline("BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro intel_iommu=on iommu=pt")
     tree.iommu_unit("dmar0", ecap="f050da")
     tree.iommu_unit("dmar1", ecap="f050da")
-    tree.nic("em1", "0000:03:00.0", "8086", "10fb", "ixgbe", 63, speed=10000)
-    tree.nic("em2", "0000:03:00.1", "8086", "10fb", "ixgbe", 63, speed=10000)
+    tree.nic("em1", "0000:03:00.0", "8086", "10fb", "ixgbe", 63, speed=10000, numa=0)
+    # Two DMAR units: a two-socket host; em2's NUMA node differs so that topology is observable.
+    tree.nic("em2", "0000:03:00.1", "8086", "10fb", "ixgbe", 63, speed=10000, numa=1)
     tree.nic("em3", "0000:05:00.0", "8086", "1521", "igb", None)
     tree.nic("em4", "0000:05:00.1", "8086", "1521", "igb", None, carrier=0)
     tree.netdev("lo", None)

@@ -36,6 +36,10 @@ class Watcher:
     on_event: Handler
     label_selector: str | None = None
     field_selector: str | None = None
+    #: timeoutSeconds of each watch request: the server ends the stream then and we resume.
+    timeout_seconds: int = WATCH_TIMEOUT_SECONDS
+    #: Re-lists forced by 410 Expired so far (the resume point fell out of the server's history).
+    expired: int = 0
     cache: dict[str, Obj] = field(default_factory=dict)
     synced: threading.Event = field(default_factory=threading.Event)
     stopped: threading.Event = field(default_factory=threading.Event)
@@ -88,6 +92,10 @@ class Watcher:
         self.on_event(str(kind), obj)
         return version
 
+    def _expired(self, version: str | None) -> None:
+        self.expired += 1
+        log.info("watch %s: resourceVersion %s expired (410), re-listing", self.resource.plural, version)
+
     def run(self) -> None:
         backoff = BACKOFF_START
         version: str | None = None
@@ -96,14 +104,18 @@ class Watcher:
                 if version is None:
                     version = self._relist()
                 for event in self.client.watch_stream(
-                    self.resource, version, self._query(), WATCH_TIMEOUT_SECONDS
+                    self.resource, version, self._query(), self.timeout_seconds
                 ):
+                    resumed_from = version
                     version = self._apply(event)
                     backoff = BACKOFF_START
+                    if version is None:
+                        self._expired(resumed_from)
                     if version is None or self.stopped.is_set():
                         break
             except ApiError as err:
                 if err.status == 410:
+                    self._expired(version)
                     version = None  # too old for the server's history: start from a fresh list
                     continue
                 log.warning("watch %s: %s; retrying in %.1fs", self.resource.plural, err, backoff)

@@ -1,0 +1,312 @@
+"""`kvsriov demo`: the reference workflow, end to end, on a machine with nothing but kvsriov.
+
+Everything runs for real except the hardware and the cluster: the emulated API
+server (with our CRDs), one simulated host per node (a FUSE file system with the
+kernel's SR-IOV semantics, DESIGN §5), the real node agent process on each, a
+stand-in for the kubelet's PodResources API, and the real operator process with
+its admission webhooks. The walk-through then does what a user of the reference
+cloud does (DESIGN §1) and prints what they would see: tables, conditions and
+refusals.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+
+from kvsriov.api.constants import API_VERSION, GROUP, VERSION
+from kvsriov.paths import crds_dir
+from kvsriov.sandbox.apiserver.server import EmulatedApiServer
+from kvsriov.sandbox.host.simhost import fuse_unavailable, mount_sim_host
+from kvsriov.sandbox.kubelet.podresources import FakePodResources
+from kvsriov.sandbox.wait import wait_for
+
+NODES = ("node-1", "node-2")
+NODE_LABEL = {"kvsriov.io/sriov": "true"}
+#: Agents and the operator are fresh interpreters; under load they need some seconds to settle.
+SETTLE_TIMEOUT_S = 90.0
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+Say = Callable[[str], None]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _process(cmd: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Cluster:
+    """The API calls the walk-through makes, through the official client."""
+
+    def __init__(self, url: str, kubeconfig: Path) -> None:
+        self.url = url
+        self.api = config.new_client_from_config(config_file=str(kubeconfig))
+        self.custom = client.CustomObjectsApi(self.api)
+        self.core = client.CoreV1Api(self.api)
+        self.admission = client.AdmissionregistrationV1Api(self.api)
+
+    def table(self, plural: str) -> str:
+        """`kubectl get <plural>`, from the server's Table (the CRD's printer columns)."""
+        request = urllib.request.Request(
+            f"{self.url}/apis/{GROUP}/{VERSION}/{plural}", headers={"Accept": TABLE}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # the sandbox's plain-HTTP server
+            body = json.load(response)
+        columns = [c for c in body["columnDefinitions"] if not c.get("priority")]
+        keep = [i for i, c in enumerate(body["columnDefinitions"]) if not c.get("priority")]
+        rows = [[_cell(row["cells"][i]) for i in keep] for row in body.get("rows", [])]
+        header = [c["name"].upper() for c in columns]
+        widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=False)]
+        lines = ["   ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
+                 for line in [header, *rows]]  # fmt: skip
+        return "\n".join(lines)
+
+    def get(self, plural: str, name: str) -> dict[str, Any]:
+        return dict(self.custom.get_cluster_custom_object(GROUP, VERSION, plural, name))
+
+    def exists(self, plural: str, name: str) -> bool:
+        try:
+            self.get(plural, name)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def create(self, plural: str, body: dict[str, Any]) -> None:
+        self.custom.create_cluster_custom_object(GROUP, VERSION, plural, body)
+
+    def patch_spec(self, plural: str, name: str, spec: dict[str, Any]) -> None:
+        self.custom.patch_cluster_custom_object(GROUP, VERSION, plural, name, {"spec": spec})
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "":
+        return "<none>"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next((c for c in (obj.get("status") or {}).get("conditions", []) if c["type"] == type_), {})
+
+
+def _refused(say: Say, what: str, attempt: Callable[[], None]) -> None:
+    """Run a change the system must refuse, and print the refusal as kubectl would."""
+    say(f"$ {what}")
+    try:
+        attempt()
+    except client.ApiException as exc:
+        message = json.loads(exc.body or "{}").get("message", exc.reason)
+        say(f"Error from server ({exc.status}): {message}\n")
+        return
+    raise RuntimeError(f"expected a refusal: {what}")
+
+
+def _wait(what: str, predicate: Callable[[], bool], timeout: float = SETTLE_TIMEOUT_S) -> None:
+    wait_for(predicate, timeout=timeout, interval=0.2, what=what)
+
+
+def _l2(name: str, interface: str, vlan: int | None, type_: str = "Vlan") -> dict[str, Any]:
+    spec: dict[str, Any] = {"type": type_, "physicalInterface": interface, "nodeSelector": NODE_LABEL}
+    if vlan is not None:
+        spec["vlan"] = vlan
+    return {"apiVersion": API_VERSION, "kind": "SriovL2Network", "metadata": {"name": name}, "spec": spec}
+
+
+def _l3(name: str, l2: str, cidr: str, start: str, end: str, gateway: str, **extra: Any) -> dict[str, Any]:
+    spec = {"l2Network": l2, "ipam": {"cidr": cidr, "ranges": [{"start": start, "end": end}],
+                                      "gateway": gateway, "dns": [gateway]}, **extra}  # fmt: skip
+    return {"apiVersion": API_VERSION, "kind": "SriovL3Network", "metadata": {"name": name}, "spec": spec}
+
+
+def start_sandbox(stack: ExitStack, workdir: Path, say: Say) -> tuple[EmulatedApiServer, Path]:
+    """API server, Nodes, one simulated host + agent per node, the operator with its webhooks."""
+    server = EmulatedApiServer(crd_dirs=[crds_dir()]).start()
+    stack.callback(server.stop)
+    kubeconfig = server.write_kubeconfig(workdir / "kubeconfig")
+    say(f"emulated API server on {server.url} (kubeconfig {kubeconfig})")
+    cluster = Cluster(server.url, kubeconfig)
+    for node in NODES:
+        labels = {**NODE_LABEL, "kubernetes.io/hostname": node}
+        cluster.core.create_node({"metadata": {"name": node, "labels": labels}})
+    python = [sys.executable, "-m", "kvsriov.cli"]
+    for node in NODES:
+        host = stack.enter_context(mount_sim_host(workdir / node / "host", "demo"))
+        sock = workdir / node / "pod-resources.sock"
+        (workdir / node / "pods.json").write_text("[]")
+        stack.enter_context(FakePodResources(sock, workdir / node / "pods.json"))
+        stack.enter_context(_process(
+            [*python, "agent", "--node", node, "--kubeconfig", str(kubeconfig), "--host-root", str(host),
+             "--pod-resources-socket", str(sock), "--resync", "30"],
+            workdir / f"agent-{node}.log",
+        ))  # fmt: skip
+        say(f"{node}: simulated host (82599ES em1/em2, I350 em3/em4) at {host}, node agent started")
+    stack.enter_context(_process(
+        [*python, "operator", "--kubeconfig", str(kubeconfig), "--standalone",
+         "--webhook-server", "self-signed", "--webhook-host", "127.0.0.1", "--webhook-addr", "127.0.0.1",
+         "--webhook-port", str(_free_port())],
+        workdir / "operator.log",
+    ))  # fmt: skip
+    say("operator started (kopf, with its validating webhooks)")
+    return server, kubeconfig
+
+
+def walk_through(cluster: Cluster, say: Say) -> None:
+    """DESIGN §1 steps 1-3, as a user of the reference cloud does them."""
+    hosts = "sriovhosts"
+    nics = "sriovphysicalnics"
+    _wait(
+        "both SriovHosts reported by their agents",
+        lambda: all(cluster.exists(hosts, n) and cluster.get(hosts, n).get("status") for n in NODES),
+    )
+    _wait(
+        "8 SriovPhysicalNics discovered",
+        lambda: len(cluster.custom.list_cluster_custom_object(GROUP, VERSION, nics)["items"]) == 8,
+    )
+    _wait("the operator's webhooks registered",
+          lambda: bool(cluster.admission.list_validating_webhook_configuration().items))  # fmt: skip
+
+    say("\n== Step 1: IOMMU on the hosts (SriovHost, probed by the node agent)\n$ kubectl get sriovhosts")
+    say(cluster.table(hosts))
+    ready = _condition(cluster.get(hosts, "node-1"), "Ready")
+    say(f"node-1 Ready={ready.get('status')} ({ready.get('reason')}): {ready.get('message')}\n")
+
+    say("== Step 2: slice em2 into 32 VFs on both hosts (SriovPhysicalNic, discovered by the agent)")
+    say("$ kubectl get sriovphysicalnics")
+    say(cluster.table(nics))
+    say('\n$ kubectl patch srnic node-1.em2 node-2.em2 --type=merge -p \'{"spec":{"numVfs":32}}\'')
+    for node in NODES:
+        cluster.patch_spec(nics, f"{node}.em2", {"numVfs": 32})
+    for node in NODES:
+        _wait(
+            f"{node}.em2 sliced into 32 VFs bound to vfio-pci",
+            lambda n=node: (  # type: ignore[misc]
+                (cluster.get(nics, f"{n}.em2").get("status") or {}).get("vfsAvailable") == 32
+            ),
+        )
+    say(cluster.table(nics) + "\n")
+    _refused(say, "kubectl patch srnic node-1.em2 -p '{\"spec\":{\"numVfs\":70}}'",
+             lambda: cluster.patch_spec(nics, "node-1.em2", {"numVfs": 70}))  # fmt: skip
+    _refused(say, "kubectl patch srnic node-1.em3 -p '{\"spec\":{\"numVfs\":4}}'   # I350: not virtualizable",
+             lambda: cluster.patch_spec(nics, "node-1.em3", {"numVfs": 4}))  # fmt: skip
+
+    say("== Step 3a: an SR-IOV L2 network on em2, VLAN 100 (SriovL2Network)")
+    cluster.create("sriovl2networks", _l2("l2-em2-vlan100", "em2", 100))
+    cluster.create("sriovl2networks", _l2("l2-em1-vlan200", "em1", 200))
+    _wait(
+        "SR-IOV effective on both nodes for em2",
+        lambda: (
+            (cluster.get("sriovl2networks", "l2-em2-vlan100").get("status") or {}).get("effective") == "2/2"
+        ),
+    )
+    _wait(
+        "em1's L2 network evaluated",
+        lambda: bool(_condition(cluster.get("sriovl2networks", "l2-em1-vlan200"), "SriovEffective")),
+    )
+    say("$ kubectl get sriovl2networks")
+    say(cluster.table("sriovl2networks"))
+    effective = _condition(cluster.get("sriovl2networks", "l2-em1-vlan200"), "SriovEffective")
+    say(f"l2-em1-vlan200 SriovEffective={effective.get('status')}: {effective.get('message')}\n")
+    _refused(say, "kubectl apply -f l2-vxlan.yaml   # type: Vxlan",
+             lambda: cluster.create("sriovl2networks", _l2("l2-vxlan", "em2", None, "Vxlan")))  # fmt: skip
+
+    say("== Step 3b: an L3 network on it; the operator renders a Multus NAD (SriovL3Network)")
+    cluster.create("sriovl3networks", _l3("l3-vlan100", "l2-em2-vlan100", "192.168.100.0/24",
+                                          "192.168.100.10", "192.168.100.200", "192.168.100.1"))  # fmt: skip
+    _wait(
+        "the L3 network Ready with its NAD",
+        lambda: _condition(cluster.get("sriovl3networks", "l3-vlan100"), "Ready").get("status") == "True",
+    )
+    say("$ kubectl get sriovl3networks")
+    say(cluster.table("sriovl3networks"))
+    nad = client.CustomObjectsApi(cluster.api).get_namespaced_custom_object(
+        "k8s.cni.cncf.io", "v1", "default", "network-attachment-definitions", "l3-vlan100"
+    )
+    say("\n$ kubectl get net-attach-def l3-vlan100 -o jsonpath='{.metadata.annotations}{.spec.config}'")
+    say(json.dumps(nad["metadata"].get("annotations", {})))
+    say(json.dumps(json.loads(nad["spec"]["config"]), indent=2) + "\n")
+    _refused(
+        say,
+        "kubectl apply -f l3-secgroup.yaml   # sriov on, networkServices.securityGroup: true",
+        lambda: cluster.create(
+            "sriovl3networks",
+            _l3(
+                "l3-secgroup",
+                "l2-em2-vlan100",
+                "192.168.101.0/24",
+                "192.168.101.10",
+                "192.168.101.20",
+                "192.168.101.1",
+                sriov={"enabled": True},
+                networkServices={"securityGroup": True},
+            ),
+        ),
+    )
+    _refused(say, "kubectl apply -f l3-overlap.yaml   # a range overlapping l3-vlan100 on the same L2",
+             lambda: cluster.create("sriovl3networks", _l3(
+                 "l3-overlap", "l2-em2-vlan100", "192.168.100.0/24", "192.168.100.150", "192.168.100.250",
+                 "192.168.100.1")))  # fmt: skip
+
+    say("== Restore em2 on node-2 (numVfs 0): SR-IOV is no longer effective there")
+    cluster.patch_spec(nics, "node-2.em2", {"numVfs": 0})
+    _wait(
+        "the L2 network reacting to node-2's restore",
+        lambda: (
+            (cluster.get("sriovl2networks", "l2-em2-vlan100").get("status") or {}).get("effective") == "1/2"
+        ),
+    )
+    say("$ kubectl get sriovphysicalnics,sriovl2networks")
+    say(cluster.table(nics))
+    say(cluster.table("sriovl2networks"))
+
+
+def run(keep: bool, say: Say = print) -> int:
+    """`kvsriov demo [--keep]`; returns the exit status."""
+    reason = fuse_unavailable()
+    if reason:
+        say(f"kvsriov demo needs the simulated host, a FUSE file system: {reason}")
+        return 1
+    workdir = Path(tempfile.mkdtemp(prefix="kvsriov-demo-"))
+    with ExitStack() as stack:
+        started = time.monotonic()
+        server, kubeconfig = start_sandbox(stack, workdir, say)
+        cluster = Cluster(server.url, kubeconfig)
+        try:
+            walk_through(cluster, say)
+        except Exception:
+            say(f"\nThe demo stopped early; the logs of the agents and the operator are in {workdir}")
+            raise
+        say(f"\nDone in {time.monotonic() - started:.0f} s. Logs: {workdir}")
+        if keep:
+            say(f"The sandbox keeps running: export KUBECONFIG={kubeconfig}  (Ctrl-C stops it)")
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    return 0

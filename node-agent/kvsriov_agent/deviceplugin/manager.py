@@ -1,0 +1,225 @@
+"""The agent's device plugins: made by the reconcile pass, registered with the kubelet (again after restarts).
+
+- `observe` (called by the reconcile pass for every PF) updates that PF's resource:
+  ListAndWatch streams learn of a new slicing in the same pass that made it.
+- `missing` (the PF vanished, e.g. its driver was removed) marks its devices Unhealthy.
+- A kubelet restart deletes every socket in its directory and creates a new
+  kubelet.sock (the kubelet's documented contract for plugins: "re-register when
+  kubelet.sock is recreated"). We watch for that by polling the inode of kubelet.sock
+  (one stat() per interval, cheaper than an inotify thread and without a C binding).
+- Allocation: the kubelet tells plugins nothing when a pod ends, so the PodResources
+  List is asked after each Allocate and then every ALLOC_POLL_S while anything is
+  allocated or a device-information file is pending; a change wakes the agent so
+  that SriovPhysicalNic.status.vfs[].allocated follows, and freed devices lose their file.
+- An API-server outage does not touch any of this: gRPC serving needs only the host.
+- No kubelet directory (a host without a kubelet, the sandbox tests): nothing is served
+  until kubelet.sock appears there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from kvsriov.api.constants import RESOURCE_PREFIX
+from kvsriov.api.naming import resource_name
+from kvsriov.api.nic import SriovPhysicalNicSpec, SriovPhysicalNicStatus
+from kvsriov_agent.deviceplugin import devices as dev
+from kvsriov_agent.deviceplugin import devinfo
+from kvsriov_agent.deviceplugin.plugin import ResourcePlugin
+from kvsriov_agent.host.bundle import Host
+from kvsriov_agent.podresources import PodResourcesClient, PodResourcesUnavailable
+from kvsriov_agent.podresources.vms import vm_of_pod
+
+log = logging.getLogger(__name__)
+DEFAULT_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
+KUBELET_SOCKET = "kubelet.sock"
+#: How often kubelet.sock's inode is compared: a restarted kubelet waits for plugins anyway.
+KUBELET_POLL_S = 0.5
+#: PodResources is asked this often while devices are allocated (pods ending are not announced).
+ALLOC_POLL_S = 2.0
+#: At most one PodResources List per this long, however many Allocates come (each List dials).
+ALLOC_MIN_GAP_S = 0.25
+#: A device-information file whose device never showed up as allocated (pod admission failed
+#: after Allocate) is removed after this long; Allocate precedes the kubelet's own bookkeeping.
+DEVINFO_GRACE_S = 60.0
+PodLookup = Callable[[str, str], "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class PluginPaths:
+    """The kubelet's sockets (KubeletSockets protocol) and where device-information files go."""
+
+    plugin_dir: Path = Path(DEFAULT_PLUGIN_DIR)
+    devinfo_dir: Path = Path(devinfo.DEFAULT_DIR)
+    pod_resources: str = "/var/lib/kubelet/pod-resources/kubelet.sock"
+
+    def device_plugin_dir(self) -> str:
+        return str(self.plugin_dir)
+
+    def pod_resources_socket(self) -> str:
+        return self.pod_resources
+
+
+@dataclass
+class DevicePlugins:
+    host: Host
+    paths: PluginPaths
+    pod_resources: PodResourcesClient
+    #: Called when allocation changed: the agent runs a pass (status shows it).
+    wakeup: Callable[[], None] = lambda: None
+    plugins: dict[str, ResourcePlugin] = field(default_factory=dict)
+    #: device ID -> (namespace, pod) as the kubelet last reported it.
+    allocated: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _owners: dict[tuple[str, str], str] = field(default_factory=dict)
+    _pending: dict[str, tuple[str, float]] = field(default_factory=dict)  # device -> (resource, since)
+    _seen: set[str] = field(default_factory=set)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _poke: threading.Event = field(default_factory=threading.Event)
+    #: One worker pool for every plugin's server: a ListAndWatch stream holds a worker for its life,
+    #: so this is two per resource (stream + calls) plus slack.
+    _executor: futures.ThreadPoolExecutor = field(
+        default_factory=lambda: futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="dp")
+    )
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    # -- hooks from the reconcile pass ---------------------------------------------------------
+
+    def observe(self, status: SriovPhysicalNicStatus, spec: SriovPhysicalNicSpec, lookup: PodLookup) -> None:
+        """Refresh the PF's resource and show allocation in `status` (vfs[].allocated/owner, InUse)."""
+        if not status.interface or not status.total_vfs:
+            return
+        plugin = self._plugin(status.interface)
+        table = dev.observe_devices(self.host, status, spec.num_vfs, spec.vf_driver, plugin.devices)
+        if plugin.update(table, spec.vf_driver):
+            log.info("%s: %d devices, %d healthy", plugin.resource, len(table),
+                     sum(d.healthy for d in table.values()))  # fmt: skip
+        self._show(status, table, lookup)
+
+    def missing(self, interface: str) -> None:
+        plugin = self.plugins.get(resource_name(interface))
+        if plugin is not None and plugin.update(dev.lost(plugin.devices), plugin.driver):
+            log.warning("%s: PF %s is gone; its devices are Unhealthy", plugin.resource, interface)
+
+    def _plugin(self, interface: str) -> ResourcePlugin:
+        resource = resource_name(interface)
+        with self._lock:
+            plugin = self.plugins.get(resource)
+            if plugin is None:
+                plugin = ResourcePlugin(
+                    resource, self.paths.plugin_dir, self.paths.devinfo_dir, self._allocated
+                )
+                for device, mtime in devinfo.existing(self.paths.devinfo_dir, resource).items():
+                    self._pending[device] = (resource, mtime)  # left by an earlier run of the agent
+                if self.paths.plugin_dir.is_dir():  # the kubelet's directory: never created by us
+                    plugin.serve()
+                self.plugins[resource] = plugin
+                self._poke.set()  # register now, not at the next tick
+            return plugin
+
+    def _show(self, status: SriovPhysicalNicStatus, table: dict[str, dev.Device], lookup: PodLookup) -> None:
+        free = 0
+        for vf in status.vfs:
+            holder = self.allocated.get(vf.pci_address)
+            vf.allocated = holder is not None
+            vf.owner = self._owner(holder, lookup) if holder else None
+            device = table.get(vf.pci_address)
+            free += int(holder is None and device is not None and device.healthy)
+        status.vfs_available = free
+        if any(vf.allocated for vf in status.vfs) and status.state == "Virtualized":
+            status.state = "InUse"
+        status.vfs_summary = f"{status.vfs_available}/{status.num_vfs}"
+
+    def _owner(self, holder: tuple[str, str], lookup: PodLookup) -> str:
+        if holder not in self._owners:
+            pod = lookup(*holder)
+            name = vm_of_pod(pod, *holder)
+            if pod is None:
+                return name  # not cached: the API server may be away; ask again next pass
+            self._owners[holder] = name
+        return self._owners[holder]
+
+    # -- kubelet registration and allocation tracking -----------------------------------------
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, name="deviceplugins", daemon=True).start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self._poke.set()
+        for plugin in list(self.plugins.values()):
+            plugin.stop()
+
+    def _allocated(self, device_ids: list[str]) -> None:
+        now = time.time()  # wall clock: compared with the mtimes of files from an earlier run
+        with self._lock:
+            for device in device_ids:
+                self._pending[device] = (self._resource_of(device), now)
+                self._seen.discard(device)  # a new holder: its file lives until *it* is seen and gone
+        self._poke.set()
+
+    def _resource_of(self, device: str) -> str:
+        return next((r for r, p in self.plugins.items() if device in p.devices), "")
+
+    def _loop(self) -> None:
+        last = -ALLOC_POLL_S
+        while not self.stopped.is_set():
+            self._register_all()
+            since = time.monotonic() - last
+            due = self._poke.is_set() or (since >= ALLOC_POLL_S and bool(self.allocated or self._pending))
+            if due and since < ALLOC_MIN_GAP_S:
+                self.stopped.wait(ALLOC_MIN_GAP_S - since)  # a burst of Allocates: one List for all
+                continue
+            if due:
+                self._poke.clear()
+                self._refresh_allocation()
+                last = time.monotonic()
+            self._poke.wait(KUBELET_POLL_S)
+
+    def _register_all(self) -> None:
+        kubelet = self.paths.plugin_dir / KUBELET_SOCKET
+        try:
+            inode = os.stat(kubelet).st_ino
+        except FileNotFoundError:
+            return
+        for plugin in list(self.plugins.values()):
+            if plugin.registered_inode == inode and plugin.serving():
+                continue
+            try:
+                if not plugin.serving():
+                    plugin.serve()  # the restarted kubelet deleted our socket
+                plugin.register(kubelet)
+                plugin.registered_inode = inode
+                log.info("registered %s with the kubelet (%s)", plugin.resource, plugin.socket.name)
+            except (grpc.RpcError, OSError) as err:
+                log.warning("registering %s: %s; retrying", plugin.resource, err)
+
+    def _refresh_allocation(self) -> None:
+        try:
+            allocs = self.pod_resources.list_devices(RESOURCE_PREFIX + "/")
+        except PodResourcesUnavailable as err:
+            log.debug("allocation unknown: %s", err)
+            return
+        now_allocated = {a.device_id: (a.namespace, a.pod) for a in allocs}
+        with self._lock:
+            for device, (resource, since) in list(self._pending.items()):
+                if device in now_allocated:
+                    self._seen.add(device)
+                elif device in self._seen or time.time() - since > DEVINFO_GRACE_S:
+                    devinfo.remove(self.paths.devinfo_dir, resource, device)  # freed: the pod is gone
+                    del self._pending[device]
+                    self._seen.discard(device)
+            changed = now_allocated != self.allocated
+            self.allocated = now_allocated
+            self._owners = {k: v for k, v in self._owners.items() if k in now_allocated.values()}
+        if changed:
+            self.wakeup()

@@ -1,0 +1,1 @@
+"""Device plugin API (k8s.io/kubelet pkg/apis/deviceplugin)."""

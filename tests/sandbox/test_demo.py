@@ -1,0 +1,37 @@
+"""`kvsriov demo`, run as a user runs it: the reference workflow end to end on the sandbox."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from kvsriov.sandbox.host.simhost import fuse_unavailable
+
+FUSE_MISSING = fuse_unavailable()
+
+
+@pytest.mark.skipif(FUSE_MISSING is not None, reason=f"the demo's simulated hosts need FUSE: {FUSE_MISSING}")
+def test_demo_walks_the_reference_workflow() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "kvsriov.cli", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    # Step 2: em2 sliced on both nodes, shown in the NIC table as available/total.
+    sliced = [line.split() for line in out.splitlines() if line.startswith("node-") and "em2" in line]
+    assert any(row[-3:-1] == ["Virtualized", "32/32"] for row in sliced)
+    # Refusals name the field and the fix.
+    assert "spec.numVfs: 70 exceeds the 63 VFs this NIC supports" in out
+    assert "spec.type: Invalid value" in out and "use NoVlan or Vlan" in out
+    assert "overlaps 192.168.100.10-192.168.100.200 of SriovL3Network l3-vlan100" in out
+    # Step 3: effectiveness per node, the NAD with VLAN and resource, and the reaction to a restore.
+    assert "l2-em1-vlan200 SriovEffective=False" in out and "node-1 (NotSliced)" in out
+    assert '"k8s.v1.cni.cncf.io/resourceName": "kvsriov.io/em2"' in out and '"vlan": 100' in out
+    l2_rows = [line.split() for line in out.splitlines() if line.startswith("l2-em2-vlan100")]
+    assert l2_rows[0][4:6] == ["true", "2/2"] and l2_rows[-1][4:6] == ["true", "1/2"]
