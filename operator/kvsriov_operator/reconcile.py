@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
@@ -34,7 +34,9 @@ from kvsriov_operator import rules
 from kvsriov_operator.readiness import NicView, l2_status
 from kvsriov_operator.render.cloudinit import cloud_init_status
 from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted, render_nads
-from kvsriov_operator.settings import Clients
+
+if TYPE_CHECKING:  # settings -> cache -> here: import for the annotations only
+    from kvsriov_operator.settings import Clients
 
 L2_PLURAL = "sriovl2networks"
 L3_PLURAL = "sriovl3networks"

@@ -21,6 +21,7 @@ import kubernetes
 
 from kvsriov.api.constants import GROUP
 from kvsriov_operator import tls
+from kvsriov_operator.cache import ClusterCache
 from kvsriov_operator.workers import Wakeups
 
 WebhookMode = Literal["self-signed", "cert-manager", "none"]
@@ -89,6 +90,8 @@ class Clients:
     knobs: Knobs = field(default_factory=Knobs)
     wakeups: Wakeups = field(default_factory=Wakeups)
     """The per-network workers' wake-up flags (workers.py)."""
+    cache: ClusterCache = field(default_factory=ClusterCache)
+    """NICs and Node labels, watched by us rather than kopf (cache.py says why)."""
 
     @property
     def custom(self) -> kubernetes.client.CustomObjectsApi:
@@ -144,6 +147,18 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         settings.admission.managed = knobs.webhook.configuration
 
 
+@kopf.on.startup()
+async def start_cache(memo: kopf.Memo, **_: Any) -> None:
+    """List and watch NICs, Nodes, L2 and L3 networks (cache.py); the workers wait until all are listed."""
+    clients: Clients = memo.clients
+    clients.cache.start(
+        clients.api,
+        clients.wakeups.poke,
+        clients.knobs.watch_server_timeout,
+        clients.knobs.watch_client_timeout,
+    )
+
+
 async def no_webhook_server(fn: Any) -> AsyncIterator[Any]:
     """`--webhook-server none`: kopf refuses to start with validating handlers and no server, so
     this server (kopf's server/tunnel protocol) serves nothing and registers no configuration."""
@@ -172,6 +187,9 @@ def webhook_server(options: WebhookOptions, memo: Any) -> kopf.WebhookServer:
 
 @kopf.on.cleanup()
 def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    clients = getattr(memo, "clients", None)
+    if isinstance(clients, Clients):
+        clients.cache.stop()
     directory = getattr(memo, "webhook_tls_dir", None)
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)

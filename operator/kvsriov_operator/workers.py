@@ -45,20 +45,25 @@ class Wakeups:
             self.poke(kind, name)
 
 
-async def woken(wake: asyncio.Event, stopped: Any) -> bool:
-    """Wait until poked (True, flag cleared) or until kopf stops the worker (False)."""
-    if not wake.is_set():
+async def until(flag: asyncio.Event, stopped: Any) -> bool:
+    """Wait until `flag` is set (True; it stays set) or until kopf stops the worker (False)."""
+    if not flag.is_set():
 
         async def stop() -> None:
             await stopped.wait()
 
-        waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop())]
+        waiters = [asyncio.ensure_future(flag.wait()), asyncio.ensure_future(stop())]
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
-    if stopped:
+    return not stopped
+
+
+async def woken(wake: asyncio.Event, stopped: Any) -> bool:
+    """Wait until poked (True, flag cleared) or until kopf stops the worker (False)."""
+    if not await until(wake, stopped):
         return False
     wake.clear()
     return True
