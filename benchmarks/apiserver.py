@@ -16,20 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 import queue
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from common import peak_rss_mib, percentile, start_emulated
 from kubernetes import client, config, watch
 
 from kvsriov.api import GROUP, VERSION
 from kvsriov.api.constants import LABEL_INTERFACE, LABEL_NODE
 from kvsriov.paths import PROJECT_ROOT
-from kvsriov.sandbox.wait import wait_for
 
 PLURAL = "sriovphysicalnics"
 
@@ -42,39 +40,6 @@ def nic_body(i: int) -> dict:
         "metadata": {"name": f"{node}.{port}", "labels": {LABEL_NODE: node, LABEL_INTERFACE: port}},
         "spec": {"nodeName": node, "interface": port, "numVfs": 0},
     }
-
-
-def start_emulated(workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    kubeconfig = workdir / "kubeconfig"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kvsriov.cli", "apiserver", "--kubeconfig-out", str(kubeconfig)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def up() -> bool:
-        if not (kubeconfig.exists() and kubeconfig.stat().st_size):
-            return False
-        api_client = config.new_client_from_config(config_file=str(kubeconfig))
-        try:
-            client.VersionApi(api_client).get_code()
-        finally:
-            api_client.close()
-        return True
-
-    try:
-        wait_for(up, timeout=30, what="the emulated API server to answer")
-    except Exception:
-        proc.kill()
-        raise
-    return proc, kubeconfig
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def status_patch_latencies(api: client.CustomObjectsApi, name: str, count: int) -> list[float]:
@@ -108,11 +73,6 @@ def status_patch_latencies(api: client.CustomObjectsApi, name: str, count: int) 
         latencies.append(events.get(timeout=10) - sent)
     stream.stop()
     return latencies
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def create(api: client.CustomObjectsApi, indexes: range, threads: int) -> float:

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from common import peak_rss_mib, percentile, start_emulated
 from kubernetes import client, config, watch
 
 from kvsriov.api import GROUP, VERSION
@@ -36,32 +37,6 @@ NAD = ("k8s.cni.cncf.io", "v1", "network-attachment-definitions")
 PORTS = ("em1", "em2", "em3", "em4")
 SELECTOR = {"kvsriov.io/sriov": "true"}
 TARGETS = {"resync_s": 30.0, "p99_s": 0.5, "rss_mib": 300.0}
-
-
-def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    """`kvsriov apiserver` as a subprocess; returns it and its kubeconfig once it answers."""
-    kubeconfig = workdir / "kubeconfig"
-    command = [sys.executable, "-m", "kvsriov.cli", "apiserver", "--kubeconfig-out", str(kubeconfig)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if kubeconfig.exists() and kubeconfig.stat().st_size:
-            try:
-                config.load_kube_config(str(kubeconfig))
-                client.VersionApi().get_code()
-                return proc, kubeconfig
-            except Exception:  # not up yet
-                pass
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("the emulated API server did not start within 30 s")
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def populate(custom: client.CustomObjectsApi, core: client.CoreV1Api, args: argparse.Namespace) -> None:
@@ -202,11 +177,6 @@ def latency(custom: client.CustomObjectsApi, args: argparse.Namespace) -> list[f
     return results
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=2500)
@@ -220,7 +190,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        server, kubeconfig = start_server(Path(tmp))
+        server, kubeconfig = start_emulated(Path(tmp))
+        config.load_kube_config(str(kubeconfig))
         operator = None
         try:
             config.load_kube_config(str(kubeconfig))
