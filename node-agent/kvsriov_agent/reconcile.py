@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ from kvsriov.api.host import SriovHostSpec, SriovHostStatus
 from kvsriov.api.naming import nic_object_name
 from kvsriov.api.nic import SriovPhysicalNicSpec, SriovPhysicalNicStatus
 from kvsriov_agent import binding, guards, slicing
-from kvsriov_agent.discovery import describe_nic, discover_nics
+from kvsriov_agent.discovery import describe_nic, physical_interfaces
 from kvsriov_agent.host.bundle import Host
 from kvsriov_agent.hostconfig import apply_kernel_args, apply_unsafe_interrupts
 from kvsriov_agent.kube.client import ApiError, KubeClient, Obj, ResourcePath
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PODS = ResourcePath("", "v1", "pods")
 SLICED = NicConditionType.SLICED
+OWN_VERSIONS_MAX = 256
 
 
 @dataclass
@@ -59,17 +61,38 @@ class Reconciler:
     #: Events of a finished change, recorded once its status is written: the status is what a user
     #: (or the operator) waits for, so no other round trip to the API server goes before it.
     _after_status: list[tuple[Obj, str, str, str]] = field(default_factory=list)
+    #: resourceVersions of our own writes: their watch events need no pass (the runtime skips them).
+    own_versions: set[str] = field(default_factory=set)
+    _writer: ThreadPoolExecutor | None = None
 
     # -- the checklist -------------------------------------------------------------------------
 
     def run(self, host_obj: Obj | None, nics: dict[str, Obj]) -> None:
-        """1. SriovHost  2. every PF found  3. every object whose PF is gone."""
+        """0. NICs with a new spec  1. SriovHost  2. every other PF found  3. every object whose PF is gone.
+
+        A new spec.numVfs is what a user waits for: its NIC goes first, against the SriovHost status
+        the last pass wrote (when that pass saw the host's current spec), so its status is written
+        before the host is probed and the other NICs are described.
+        """
+        interfaces = physical_interfaces(self.host.sysfs)
+        done: set[str] = set()
+        known = _current_host_status(host_obj)
+        if known is not None and host_obj is not None:
+            spec = SriovHostSpec.model_validate(host_obj.get("spec") or {})
+            self.allow_unsafe = spec.allow_unsafe_interrupts
+            for name, obj in nics.items():
+                ifname = obj.get("spec", {}).get("interface") or ""
+                if _spec_pending(obj) and ifname in interfaces and name == nic_object_name(self.node, ifname):
+                    self.reconcile_nic(obj, describe_nic(self.host, self.node, ifname), nics, known)
+                    done.add(name)
         host_status_now = self.reconcile_host(host_obj)
-        found = discover_nics(self.host, self.node)
-        names = set()
-        for status in found:
-            name = nic_object_name(self.node, status.interface or "")
+        names = set(done)
+        for ifname in interfaces:
+            name = nic_object_name(self.node, ifname)
+            if name in done:
+                continue
             names.add(name)
+            status = describe_nic(self.host, self.node, ifname)
             self.reconcile_nic(nics.get(name), status, nics, host_status_now)
         for name, obj in nics.items():
             if name not in names:
@@ -155,7 +178,11 @@ class Reconciler:
                 status.conditions, SLICED, "False", NicReason.SLICING,
                 f"changing {status.num_vfs} -> {spec.num_vfs} VFs (writes {plan.steps})", gen,
             )  # fmt: skip
-            self._write_status(NICS, obj, status.to_api())
+            # Sent while the kernel works (its writes block in the kernel, not in Python): the round
+            # trip costs the user nothing. Joined before anything else of this NIC is written.
+            slicing_written = self._status_writer().submit(self._write_status, NICS, obj, status.to_api())
+        else:
+            slicing_written = None
         try:
             began = time.monotonic()
             slicing.apply_numvfs(self.host, pci, plan.steps)
@@ -168,12 +195,16 @@ class Reconciler:
                 spec.num_vfs, plan.steps, sliced - began, spec.vf_driver, time.monotonic() - sliced,
             )  # fmt: skip
         except (slicing.SlicingError, binding.BindingError, OSError) as err:
+            if slicing_written is not None:
+                slicing_written.result()
             fresh = self._describe(status, gen)
             self.events.record(obj, "Warning", NicReason.SLICING_FAILED, str(err))
             fresh.conditions = set_condition(
                 fresh.conditions, SLICED, "False", NicReason.SLICING_FAILED, str(err), gen
             )
             return fresh
+        if slicing_written is not None:
+            slicing_written.result()  # its ApiError or OSError fails the pass, as a write here would
         fresh = self._describe(status, gen)
         message = f"{fresh.num_vfs} VFs on {spec.vf_driver}" if fresh.num_vfs else "restored (0 VFs)"
         if plan.lost:
@@ -257,6 +288,7 @@ class Reconciler:
         try:
             created = self.client.create(res, body)
             self.writes += 1
+            self._own(created)
             log.info("created %s/%s", res.plural, body["metadata"]["name"])
             return created
         except ApiError as err:
@@ -264,12 +296,26 @@ class Reconciler:
                 raise
             return self.client.get(res, body["metadata"]["name"])
 
+    def _status_writer(self) -> ThreadPoolExecutor:
+        """One thread (so one kept-alive API connection) for the status written while the kernel works."""
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="status-writer")
+        return self._writer
+
+    def _own(self, written: Obj) -> None:
+        if len(self.own_versions) > OWN_VERSIONS_MAX:  # echoes that raced their response: never seen
+            self.own_versions.clear()
+        version = written.get("metadata", {}).get("resourceVersion")
+        if version:
+            self.own_versions.add(str(version))
+
     def _write_status(self, res: ResourcePath, obj: Obj, new: dict[str, object]) -> bool:
         patch = status_patch(obj.get("status"), new)
         if patch is None:
             return False
         updated = self.client.patch_status(res, obj["metadata"]["name"], patch)
         self.writes += 1
+        self._own(updated)
         obj.update(updated)  # later steps of this pass see the written status
         return True
 
@@ -282,6 +328,21 @@ def probe_with_config(
     status = probe_host(host, spec, previous, gen)
     apply_kernel_args(host, spec, status, gen)
     return status
+
+
+def _current_host_status(obj: Obj | None) -> SriovHostStatus | None:
+    """The SriovHost status a pass wrote for the host's current spec generation, else None."""
+    if obj is None:
+        return None
+    status = host_status(obj)
+    if status is None or status.observed_generation != obj["metadata"].get("generation"):
+        return None
+    return status
+
+
+def _spec_pending(obj: Obj) -> bool:
+    """A spec generation the agent has not yet answered in status."""
+    return (obj.get("status") or {}).get("observedGeneration") != obj["metadata"].get("generation")
 
 
 def _merge_conditions(

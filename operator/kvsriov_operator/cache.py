@@ -69,6 +69,7 @@ class ClusterCache:
         self.l2: dict[str, L2Interest] = {}  # L2 network name -> what its worker evaluated
         self.l2_specs: dict[str, Obj] = {}  # L2 network name -> its metadata.name/generation and spec
         self.l3: dict[str, tuple[str, L3Ref, tuple[str, ...]]] = {}  # name -> (l2Network, ref, namespaces)
+        self.l3_by_l2: dict[str, dict[str, L3Ref]] = {}  # l2Network -> name -> ref (every worker asks)
         self.synced = asyncio.Event()
         self._listed: set[str] = set()
         self._stop = threading.Event()
@@ -89,7 +90,7 @@ class ClusterCache:
         return self.l2_specs.get(name)
 
     def l3_on(self, l2_name: str) -> list[L3Ref]:
-        return [ref for l2, ref, _ in self.l3.values() if l2 == l2_name]
+        return list(self.l3_by_l2.get(l2_name, {}).values())
 
     def l3_in_namespace(self, namespace: str) -> list[str]:
         return [ref.name for _, ref, namespaces in self.l3.values() if namespace in namespaces]
@@ -216,7 +217,7 @@ class ClusterCache:
         elif kind == "l2":
             self.l2_specs = {}
         else:
-            self.l3 = {}
+            self.l3, self.l3_by_l2 = {}, {}
         was_synced = self.synced.is_set()
         self.synced.clear()  # no pokes while re-filling
         for obj in items:
@@ -286,6 +287,8 @@ class ClusterCache:
         meta, spec = obj["metadata"], obj.get("spec") or {}
         name = meta["name"]
         old = self.l3.pop(name, None)
+        if old is not None:
+            self.l3_by_l2.get(old[0], {}).pop(name, None)
         new = None
         if type_ != "DELETED":
             ipam = spec.get("ipam")
@@ -298,6 +301,7 @@ class ClusterCache:
             namespaces = tuple(spec.get("namespaces") or [DEFAULT_NAMESPACE])
             new = (spec.get("l2Network", ""), ref, namespaces)
             self.l3[name] = new
+            self.l3_by_l2.setdefault(new[0], {})[name] = ref
         if not self.synced.is_set() or (old and new and old[:2] == new[:2]):
             return
         for l2_name in {entry[0] for entry in (old, new) if entry is not None}:

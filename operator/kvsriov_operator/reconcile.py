@@ -8,7 +8,7 @@ the API. Every write is skipped when nothing changed, so running twice is a no-o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -236,11 +236,17 @@ def delete_all_nads(clients: Clients, l3_name: str) -> None:
 
 
 def reconcile_l3(
-    clients: Clients, body: Mapping[str, Any], siblings: Iterable[L3Ref], l2_body: Mapping[str, Any] | None
+    clients: Clients,
+    body: Mapping[str, Any],
+    siblings: Iterable[L3Ref],
+    l2_body: Mapping[str, Any] | None,
+    announce: Callable[[Mapping[str, dict[str, Any]]], None] = lambda desired: None,
 ) -> L3Outcome:
     """Decide effective SR-IOV and refusals, converge the NADs, and compute the L3 status.
 
     `l2_body` is the L2 network it names (metadata and spec suffice), None when it does not exist.
+    `announce` hears the NADs it is about to converge to (namespace/name -> body), before the
+    writes (not called when it leaves them as they are).
 
     SR-IOV effectively off (here or on the L2 network, or the L2 network gone): its NADs are
     removed. Refused (a rule broken): NADs are left as they are, so running VMs keep working
@@ -260,6 +266,7 @@ def reconcile_l3(
             sorted(list_nads(clients, name)),
         )
     if l2_body is None:
+        announce({})
         sync = apply_nads(clients, name, {})
         message = f"SriovL2Network {l3.spec.l2_network} does not exist; create it or fix spec.l2Network"
         outcome = _refused(old_conditions, generation, L3Reason.L2_NETWORK_NOT_FOUND, message, sync.nads)
@@ -270,6 +277,8 @@ def reconcile_l3(
     me = L3Ref(name, meta.get("creationTimestamp") or "", None)
     refusals = rules.l3_refusals(l3.spec, l2.spec, older_siblings(me, siblings))
     desired = {} if not effective else (None if refusals else render_nads(l3, l2))
+    if desired is not None:
+        announce(desired)
     sync = apply_nads(clients, name, desired)
     nads, failed = sync.nads, sync.failed
     events = sync.events() + sriov_events(body.get("status"), effective, l3.spec.l2_network)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -92,6 +92,9 @@ class Clients:
     """The per-network workers' wake-up flags (workers.py)."""
     cache: ClusterCache = field(default_factory=ClusterCache)
     """NICs and Node labels, watched by us rather than kopf (cache.py says why)."""
+    rendered: dict[str, Mapping[str, dict[str, Any]]] = field(default_factory=dict)
+    """L3 network -> the NADs its worker last converged to (namespace/name -> body): a NAD event
+    that shows exactly that is our own write's echo and wakes nobody (handlers/l3.py)."""
 
     @property
     def custom(self) -> kubernetes.client.CustomObjectsApi:

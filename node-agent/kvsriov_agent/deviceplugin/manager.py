@@ -116,7 +116,7 @@ class DevicePlugins:
             plugin = self.plugins.get(resource)
             if plugin is None:
                 plugin = ResourcePlugin(
-                    resource, self.paths.plugin_dir, self.paths.devinfo_dir, self._allocated
+                    resource, self.paths.plugin_dir, self.paths.devinfo_dir, self._allocated, self._executor
                 )
                 for device, mtime in devinfo.existing(self.paths.devinfo_dir, resource).items():
                     self._pending[device] = (resource, mtime)  # left by an earlier run of the agent

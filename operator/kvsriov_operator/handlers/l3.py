@@ -24,11 +24,10 @@ from kvsriov_operator.reconcile import (
     L3Outcome,
     L3Ref,
     delete_all_nads,
-    get_or_none,
     patch_status,
     reconcile_l3,
 )
-from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION
+from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted
 from kvsriov_operator.settings import Clients
 from kvsriov_operator.workers import until, woken
 
@@ -44,37 +43,62 @@ def _record(body: Any, outcome: L3Outcome) -> None:
 
 
 def reevaluate_l3(
-    clients: Clients, name: str, siblings: list[L3Ref], l2_body: Mapping[str, Any] | None
-) -> None:
-    """Reconcile one L3 network from its current state in the API (runs in a worker thread)."""
-    body = get_or_none(clients, L3_PLURAL, name)
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return  # gone or going: its delete handler owns the NADs now
-    outcome = reconcile_l3(clients, body, siblings, l2_body)
+    clients: Clients,
+    body: Mapping[str, Any],
+    siblings: list[L3Ref],
+    l2_body: Mapping[str, Any] | None,
+    loop: asyncio.AbstractEventLoop,
+) -> L3Outcome:
+    """Reconcile one L3 network (runs in a worker thread); returns what it decided."""
+    name = body["metadata"]["name"]
+
+    def announce(desired: Mapping[str, dict[str, Any]]) -> None:
+        # Queued on the loop before the first write, so before the echo of that write.
+        loop.call_soon_threadsafe(clients.rendered.__setitem__, name, desired)
+
+    outcome = reconcile_l3(clients, body, siblings, l2_body, announce)
     patch_status(clients, L3_PLURAL, body, outcome.status)
     _record(body, outcome)
+    return outcome
 
 
 @kopf.daemon(*L3, cancellation_timeout=5)
 async def l3_worker(
     name: str,
-    spec: kopf.Spec,
+    body: kopf.Body,
     memo: kopf.Memo,
     stopped: kopf.DaemonStopped,
     **_: Any,
 ) -> None:
-    wakeups, cache = memo.clients.wakeups, memo.clients.cache
+    """Reconcile whenever woken, from kopf's live view of the object (no GET per reconcile: kopf
+    updates `body` from its watch before the change handler pokes us) and the status this worker
+    last wrote (it is the only writer; `body.status` may not show that write yet)."""
+    wakeups, cache, rendered = memo.clients.wakeups, memo.clients.cache, memo.clients.rendered
     wake = wakeups.register("l3", name)
+    last_status = dict(body.status)
     try:
         if not await until(cache.synced, stopped):  # every sibling and L2 network is known
             return
         while await woken(wake, stopped):
-            l2_name = spec.get("l2Network", "")
+            if body.metadata.get("deletionTimestamp"):
+                continue  # going: its delete handler owns the NADs now
+            current = {
+                "apiVersion": body.get("apiVersion"),
+                "kind": body.get("kind"),
+                "metadata": dict(body.metadata),
+                "spec": dict(body.spec),
+                "status": last_status,
+            }
+            l2_name = current["spec"].get("l2Network", "")
             siblings = cache.l3_on(l2_name)
             l2_body = cache.l2_body(l2_name)
-            await asyncio.to_thread(reevaluate_l3, memo.clients, name, siblings, l2_body)
+            rendered.pop(name, None)  # until it announces its render, any NAD event wakes it
+            loop = asyncio.get_running_loop()
+            outcome = await asyncio.to_thread(reevaluate_l3, memo.clients, current, siblings, l2_body, loop)
+            last_status = outcome.status
     finally:
         wakeups.unregister("l3", name, wake)
+        rendered.pop(name, None)
 
 
 @kopf.on.update(*L3)
@@ -90,11 +114,20 @@ async def remove_nads(name: str, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(NAD_GROUP, NAD_VERSION, NAD_PLURAL, labels={LABEL_MANAGED_BY: MANAGED_BY_VALUE})
-async def nad_changed(labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
-    """Someone edited or deleted one of our NADs (or we did): its L3 network's worker checks them."""
+async def nad_changed(
+    labels: kopf.Labels, body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
+) -> None:
+    """Someone edited or deleted one of our NADs: its L3 network's worker checks them. The echo of
+    a worker's own write (the NAD exactly as it last rendered it) wakes nobody: that would cost
+    every L3 network a second reconcile (a NAD list) at start-up for nothing."""
     owner = labels.get(LABEL_L3_NETWORK)
-    if owner:
-        memo.clients.wakeups.poke("l3", owner)
+    if not owner:
+        return
+    wanted = memo.clients.rendered.get(owner)
+    key = f"{body.metadata.get('namespace')}/{body.metadata.get('name')}"
+    if type != "DELETED" and wanted is not None and key in wanted and not drifted(body, wanted[key]):
+        return
+    memo.clients.wakeups.poke("l3", owner)
 
 
 @kopf.on.event("", "v1", "namespaces")
