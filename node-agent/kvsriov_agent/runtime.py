@@ -82,7 +82,7 @@ class Agent:
         """RTM_NEWLINK/DELLINK on the link multicast group: cheap, and exactly what changes a NIC.
 
         A raw rtnetlink socket, read and not parsed: a message only says "look again", and parsing
-        the bursts that slicing causes (pyroute2, pure Python) would take the GIL from the pass.
+        the bursts that slicing causes (pure Python) would take the GIL from the pass.
         """
         while not self.stopped.is_set():
             try:
@@ -157,8 +157,8 @@ class Agent:
 
 
 def _warm_imports() -> None:
-    """Import now, while idle, what the first slicing pass needs (seconds each under TCG): pyroute2
-    to read VF settings, grpc and the PodResources stubs to ask the kubelet which VFs are in use."""
-    for module in ("pyroute2", "grpc", "kvsriov_agent.protos.podresources.v1.api_pb2_grpc"):
+    """Import now, while idle, what the first slicing pass needs (seconds each under TCG): grpc
+    and the PodResources stubs to ask the kubelet which VFs are in use."""
+    for module in ("grpc", "kvsriov_agent.protos.podresources.v1.api_pb2_grpc"):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)

@@ -1,6 +1,6 @@
 """The probe and discovery on the real kernel: Debian's kernel, QEMU's VT-d with IR, igb and e1000e.
 
-Runs the agent's real implementations (files under /, /dev/kmsg, pyroute2),
+Runs the agent's real implementations (files under /, /dev/kmsg, rtnetlink),
 unmodified. KVSRIOV_HIL_IOMMU=no-intremap says the guest was booted with
 `--iommu no-intremap` (ecap f42), where the probe must report no remapping.
 """
@@ -101,7 +101,7 @@ def two_vfs(host: Host, nics: dict[str, SriovPhysicalNicStatus]) -> Iterator[str
 
 
 def test_vfs_listed_with_netlink_settings(host: Host, two_vfs: str) -> None:
-    """virtfnN links and IFLA_VFINFO_LIST of a real igb PF (VFs read back through pyroute2)."""
+    """virtfnN links and IFLA_VFINFO_LIST of a real igb PF (read back over rtnetlink by host/rtnetlink.py)."""
     link = host.netlink.link(two_vfs)
     assert link is not None and link.ifname == two_vfs and link.index > 1
     assert [vf.index for vf in host.netlink.vfs(two_vfs)] == [0, 1]

@@ -1,8 +1,8 @@
 """Slicing, VF binding and VF settings on the real kernel: QEMU's igb (82576, 7 VFs) behind VT-d.
 
-The agent's own functions (slicing.py, binding.py, Pyroute2Netlink.set_vf) against the
-guest's sysfs, /dev and rtnetlink, unmodified. Every test leaves the PF at 0 VFs, since
-all hil tests share one guest.
+The agent's own functions (slicing.py, binding.py, KernelNetlink: VF settings written with
+pyroute2 and read back by host/rtnetlink.py) against the guest's sysfs, /dev and rtnetlink,
+unmodified. Every test leaves the PF at 0 VFs, since all hil tests share one guest.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from kvsriov_agent.host.files import FileDevFs, FileProcFs, FileSysfs
 from kvsriov_agent.host.interfaces import BootConfig, DevFs, KernelLog, Modprobe, Netlink, ProcFs, Sysfs
 from kvsriov_agent.host.kernel_log import KmsgKernelLog
 from kvsriov_agent.host.modprobe import FileModprobe
-from kvsriov_agent.host.netlink import Pyroute2Netlink
+from kvsriov_agent.host.netlink import KernelNetlink
 from kvsriov_agent.host.pci_ids import PciIds
 
 
@@ -43,7 +43,7 @@ def real_host(root: Path = Path("/"), pci_ids: PciIds | None = None, etc_root: P
         sysfs=FileSysfs(root),
         procfs=FileProcFs(root),
         kernel_log=KmsgKernelLog(root),
-        netlink=Pyroute2Netlink(),
+        netlink=KernelNetlink(),
         pci_ids=pci_ids if pci_ids is not None else PciIds.system(),
         devfs=FileDevFs(root),
         boot_config=FileBootConfig(etc),

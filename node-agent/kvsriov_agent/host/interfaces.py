@@ -81,7 +81,7 @@ class VfInfo:
 
 
 class Netlink(Protocol):
-    """rtnetlink in the agent's network namespace (pyroute2)."""
+    """rtnetlink in the agent's network namespace (host/netlink.py)."""
 
     def link(self, ifname: str) -> LinkInfo | None:
         """`ip link show IFNAME`; None when no such interface."""

@@ -1,67 +1,51 @@
-"""The Netlink protocol over rtnetlink, with pyroute2.
+"""The Netlink protocol: reads with the standard library (rtnetlink.py), writes with pyroute2.
 
-pyroute2 is imported on first use: it costs ~3 s under TCG (TESTBED.md), and
-the probe command only needs it when a PF has VFs.
+The agent reads a PF's link and VF settings on every pass; reading them costs a socket and a
+few struct unpacks. Writing VF settings (`ip link set IFNAME vf N ...`) is rare and nested
+RTM_SETLINK encoding is what pyroute2 is for: it is imported on the first write only (~11 MiB
+resident and ~3 s under TCG, TESTBED.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kvsriov_agent.host import rtnetlink
 from kvsriov_agent.host.interfaces import LinkInfo, VfInfo
 
-#: RTEXT_FILTER_VF (include/uapi/linux/rtnetlink.h): without it in IFLA_EXT_MASK the
-#: kernel leaves IFLA_VFINFO_LIST out of RTM_GETLINK replies.
-RTEXT_FILTER_VF = 1
-_NO_MAC = "00:00:00:00:00:00"
+_NO_MAC = bytes(rtnetlink.ETH_ALEN)
 
 
-class Pyroute2Netlink:
-    """rtnetlink in a network namespace: the agent's own (None) or a named one."""
+def vf_settings(msg: rtnetlink.LinkMessage) -> list[VfInfo]:
+    """The PF's VF list; the kernel reports "not set" as the zero MAC and VLAN 0."""
+    return [
+        VfInfo(
+            index=vf.index,
+            mac=rtnetlink.format_mac(vf.mac) if vf.mac and vf.mac != _NO_MAC else None,
+            vlan=vf.vlan or None,
+        )
+        for vf in msg.vfs
+    ]
 
-    def __init__(self, netns: str | None = None) -> None:
-        self.netns = netns
 
-    def _get(self, ifname: str) -> Any | None:
-        from pyroute2 import IPRoute, NetlinkError  # type: ignore[import-untyped]
-
-        kwargs: dict[str, Any] = {"netns": self.netns} if self.netns else {}
-        with IPRoute(**kwargs) as ipr:
-            try:
-                replies = list(ipr.link("get", ifname=ifname, ext_mask=RTEXT_FILTER_VF))
-            except NetlinkError:
-                return None
-        return replies[0] if replies else None
+class KernelNetlink:
+    """rtnetlink in the agent's own network namespace."""
 
     def link(self, ifname: str) -> LinkInfo | None:
-        msg = self._get(ifname)
+        msg = rtnetlink.get_link(ifname)
         if msg is None:
             return None
-        carrier = msg.get("carrier")
-        mac = msg.get("address")
         return LinkInfo(
             ifname=ifname,
-            index=int(msg["index"]),
-            operstate=str(msg.get("operstate") or "UNKNOWN"),
-            carrier=None if carrier is None else bool(carrier),
-            mac=str(mac) if mac else None,
+            index=msg.index,
+            operstate=msg.operstate or "UNKNOWN",
+            carrier=msg.carrier,
+            mac=rtnetlink.format_mac(msg.address) if msg.address else None,
         )
 
     def vfs(self, ifname: str) -> list[VfInfo]:
-        msg = self._get(ifname)
-        vflist = msg.get_attr("IFLA_VFINFO_LIST") if msg is not None else None
-        if vflist is None:
-            return []
-        result: list[VfInfo] = []
-        for info in vflist.get_attrs("IFLA_VF_INFO"):
-            mac_attr = info.get_attr("IFLA_VF_MAC")
-            vlan_attr = info.get_attr("IFLA_VF_VLAN")
-            index = int(mac_attr["vf"]) if mac_attr is not None else len(result)
-            mac = str(mac_attr["mac"]) if mac_attr is not None else None
-            vlan = int(vlan_attr["vlan"]) if vlan_attr is not None else 0
-            # The kernel reports "not set" as the zero MAC and VLAN 0.
-            result.append(VfInfo(index=index, mac=None if mac in (None, _NO_MAC) else mac, vlan=vlan or None))
-        return result
+        msg = rtnetlink.get_link(ifname)
+        return vf_settings(msg) if msg is not None else []
 
     def set_vf(
         self,
@@ -72,7 +56,7 @@ class Pyroute2Netlink:
         spoofchk: bool | None = None,
         trust: bool | None = None,
     ) -> None:
-        from pyroute2 import IPRoute
+        from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
         vf: dict[str, Any] = {"vf": index}
         if mac is not None:
@@ -83,8 +67,7 @@ class Pyroute2Netlink:
             vf["spoofchk"] = int(spoofchk)
         if trust is not None:
             vf["trust"] = int(trust)
-        kwargs: dict[str, Any] = {"netns": self.netns} if self.netns else {}
-        with IPRoute(**kwargs) as ipr:
+        with IPRoute() as ipr:
             found = ipr.link_lookup(ifname=ifname)
             if not found:
                 raise OSError(19, f"no such interface: {ifname}")  # ENODEV, as `ip link set` says

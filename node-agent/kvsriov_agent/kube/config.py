@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 #: Where the kubelet mounts the service account (the in-cluster contract).
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
@@ -77,6 +75,8 @@ def _named(items: list[dict[str, Any]], name: str, what: str) -> dict[str, Any]:
 
 
 def from_kubeconfig(path: Path, context: str | None = None) -> KubeConfig:
+    import yaml  # here, not at the top: in a cluster the agent never reads a kubeconfig
+
     doc = yaml.safe_load(path.read_text()) or {}
     ctx_name = context or doc.get("current-context")
     if not ctx_name:
