@@ -78,12 +78,14 @@ def test_allocate_contents_devinfo_and_status(node: Node) -> None:
     assert len(paths) == 3 and all(p == c and perm == "rw" for p, c, perm in paths)
     for host_path, _, _ in paths:
         assert (node.sim / host_path.lstrip("/")).exists(), host_path
-    for pci in chosen:
+    groups = [host_path.removeprefix("/dev/vfio/") for host_path, _, _ in paths[1:]]
+    for pci, group in zip(chosen, groups, strict=True):
         info = json.loads((node.devinfo / f"kvsriov.io-em1-{pci}-device.json").read_text())
+        pf_pci = node.nic("em1")["status"]["pciAddress"]
         assert info == {
             "type": "pci",
             "version": "1.1.0",
-            "pci": {"pci-address": pci, "pf-pci-address": node.nic("em1")["status"]["pciAddress"]},
+            "pci": {"pci-address": pci, "pf-pci-address": pf_pci, "vfio-group": group},
         }
     status = wait_for(
         lambda: (s := node.nic("em1")["status"])["state"] == "InUse" and s,
@@ -121,6 +123,8 @@ def test_netdevice_allocate_has_no_vfio(node: Node) -> None:
     listed(node, EM1, 2)
     chosen, response = node.kubelet.admit("default", "pod-a", EM1, 1)
     assert not response.devices and response.envs[ENV] == chosen[0]
+    info = json.loads((node.devinfo / f"kvsriov.io-em1-{chosen[0]}-device.json").read_text())
+    assert "vfio-group" not in info["pci"] and info["pci"]["pci-address"] == chosen[0]
 
 
 def test_preferred_allocation_honours_must_include(node: Node) -> None:

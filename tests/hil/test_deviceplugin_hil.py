@@ -74,7 +74,8 @@ def test_plugin_lists_and_allocates_the_igb_vfs(sliced: tuple[Host, str, str], t
             assert all(os.path.exists(path) for path in devices), devices
             for vf in chosen:
                 info = json.loads((paths.devinfo_dir / f"kvsriov.io-{ifname}-{vf}-device.json").read_text())
-                assert info["pci"] == {"pci-address": vf, "pf-pci-address": pf_pci}
+                group = iommu_group(host, vf)
+                assert info["pci"] == {"pci-address": vf, "pf-pci-address": pf_pci, "vfio-group": group}
 
             # The agent learns of allocations from PodResources (as it will learn of the pod's end).
             assert poll(lambda: set(chosen) <= set(plugins.allocated), TIMEOUT_S), "allocation never seen"

@@ -11,13 +11,13 @@ dpDevInfoSubDir), file `<resourceName with / -> ->-<deviceID with / -> ->-device
 pkg/apis/k8s.cni.cncf.io/v1/types.go: {"type": "pci", "version": "1.1.0",
 "pci": {"pci-address": ..., "pf-pci-address": ...}}.
 
-No VFIO group, although issue 6 asks for one: the spec's "pci" type (PciDevice in
-that types.go) has exactly pci-address, vhost-net, rdma-device and pf-pci-address.
-An extra key would be outside the spec, and the readers would drop it anyway: Multus
-unmarshals the file into that DeviceInfo struct for network-status, and KubeVirt maps
-VM NICs by deviceInfo.pci.pci-address alone. The group reaches the pod through Allocate's
-DeviceSpecs (/dev/vfio/<group>, plugin.py), and the PCI address written here is enough
-to find it (/sys/bus/pci/devices/<addr>/iommu_group).
+The VFIO group (issue 6) is one more key in "pci", "vfio-group" (the IOMMU group number,
+as /dev/vfio/<group> and sysfs iommu_group name it), written for vfio-pci VFs only. The
+spec's PciDevice has no such field (pci-address, vhost-net, rdma-device, pf-pci-address,
+representor-device), so it is an extension: Multus decodes the file with Go's
+encoding/json into that struct, which ignores unknown keys, so network-status and
+KubeVirt's NIC-to-VF mapping (deviceInfo.pci.pci-address) are unchanged, while whoever
+reads the file on the node sees which group the pod was given.
 """
 
 from __future__ import annotations
@@ -36,11 +36,14 @@ def file_name(resource: str, device_id: str) -> str:
     return f"{resource.replace('/', '-')}-{device_id.replace('/', '-')}{SUFFIX}"
 
 
-def write(directory: Path, resource: str, device_id: str, pf_pci: str) -> Path:
+def write(directory: Path, resource: str, device_id: str, pf_pci: str, vfio_group: str | None = None) -> Path:
     """Write (replace) the file atomically: Multus may read it at any moment."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / file_name(resource, device_id)
-    body = {"type": "pci", "version": VERSION, "pci": {"pci-address": device_id, "pf-pci-address": pf_pci}}
+    pci = {"pci-address": device_id, "pf-pci-address": pf_pci}
+    if vfio_group is not None:
+        pci["vfio-group"] = vfio_group
+    body = {"type": "pci", "version": VERSION, "pci": pci}
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)  # read-only once written: O_TRUNC would be refused
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)  # 0444 like saveDeviceInfo

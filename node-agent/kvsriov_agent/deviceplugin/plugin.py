@@ -182,7 +182,8 @@ class ResourcePlugin(pb_grpc.DevicePluginServicer):
                     path = f"/dev/vfio/{group}"
                     out.devices.add(container_path=path, host_path=path, permissions="rw")
             for i in ids:
-                devinfo.write(self.devinfo_dir, self.resource, i, devices[i].pf_pci)
+                group = devices[i].group if driver == VFIO_PCI else None
+                devinfo.write(self.devinfo_dir, self.resource, i, devices[i].pf_pci, group)
         self._on_allocate(wanted)
         return response
 

@@ -57,13 +57,15 @@ def test_unknown_and_unhealthy_are_passed_over() -> None:
 
 
 def test_devinfo_file_name_and_body(tmp_path: Path) -> None:
-    path = devinfo.write(tmp_path, "kvsriov.io/em1", "0000:03:10.0", "0000:03:00.0")
+    path = devinfo.write(tmp_path, "kvsriov.io/em1", "0000:03:10.0", "0000:03:00.0", "41")
     assert path.name == "kvsriov.io-em1-0000:03:10.0-device.json"
     assert json.loads(path.read_text()) == {
         "type": "pci",
         "version": "1.1.0",
-        "pci": {"pci-address": "0000:03:10.0", "pf-pci-address": "0000:03:00.0"},
+        "pci": {"pci-address": "0000:03:10.0", "pf-pci-address": "0000:03:00.0", "vfio-group": "41"},
     }
+    netdevice = devinfo.write(tmp_path, "kvsriov.io/em2", "0000:04:10.0", "0000:04:00.0")
+    assert "vfio-group" not in json.loads(netdevice.read_text())["pci"]
     assert devinfo.existing(tmp_path, "kvsriov.io/em1").keys() == {"0000:03:10.0"}
     devinfo.remove(tmp_path, "kvsriov.io/em1", "0000:03:10.0")
     assert not path.exists()
