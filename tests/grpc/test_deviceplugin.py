@@ -41,6 +41,15 @@ def test_registration_and_listing_after_slicing(node: Node) -> None:
     assert node.nic("em1")["status"]["resourceName"] == EM1
 
 
+def test_each_resource_reports_its_pfs_numa_node_and_preference_stays_on_it(node: Node) -> None:
+    node.set_vfs("em2", 4)  # em2 sits on NUMA node 1 (sysfs numa_node), em1 on node 0
+    listed(node, EM2, 4)
+    assert {tuple(n) for _, n in node.kubelet.devices(EM2).values()} == {(1,)}
+    ids = sorted(node.kubelet.devices(EM2))
+    # All on node 1, one PF: the request is filled from the lowest VF index, must-include kept.
+    assert node.kubelet.preferred(EM2, 2, must_include=[ids[2]]) == [ids[2], ids[0]]
+
+
 def test_update_after_reslicing(node: Node) -> None:
     node.set_vfs("em1", 4)
     listed(node, EM1, 4)
