@@ -12,22 +12,32 @@ from kvsriov import paths
 def _crds(args: argparse.Namespace) -> int:
     from kvsriov import crdgen
 
-    directory = Path(args.dir) if args.dir else paths.crds_dir()
+    # --dir: one plain directory; otherwise crds/ and the kustomize copy in deploy/.
+    targets = (
+        [(Path(args.dir), False)]
+        if args.dir
+        else [(paths.crds_dir(), False), (paths.kustomize_crds_dir(), True)]
+    )
     if args.check:
-        diffs = crdgen.stale(directory)
-        if diffs:
-            sys.stdout.write("".join(diffs))
-            print(
-                f"\n{directory} is stale: run `kvsriov crds generate` and commit the result.", file=sys.stderr
-            )
-            return 1
-        print(f"{directory} is current ({len(crdgen.rendered())} CRDs).")
-        return 0
-    written = crdgen.write(directory)
-    for path in written:
-        print(f"wrote {path}")
-    if not written:
-        print(f"{directory} already current.")
+        stale = False
+        for directory, kustomize in targets:
+            diffs = crdgen.stale(directory, kustomize)
+            if diffs:
+                sys.stdout.write("".join(diffs))
+                print(
+                    f"\n{directory} is stale: run `kvsriov crds generate` and commit the result.",
+                    file=sys.stderr,
+                )
+                stale = True
+            else:
+                print(f"{directory} is current ({len(crdgen.rendered())} CRDs).")
+        return 1 if stale else 0
+    for directory, kustomize in targets:
+        written = crdgen.write(directory, kustomize)
+        for path in written:
+            print(f"wrote {path}")
+        if not written:
+            print(f"{directory} already current.")
     return 0
 
 

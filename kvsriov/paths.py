@@ -16,5 +16,11 @@ def crds_dir() -> Path:
     return Path(os.environ.get("KVSRIOV_CRDS_DIR", PROJECT_ROOT / "crds"))
 
 
+def kustomize_crds_dir() -> Path:
+    """The CRDs again, as a kustomization (deploy/kustomize/base includes it): kustomize reads
+    no file outside a kustomization's own directory, and `crds/` stays plain for `kubectl -f`."""
+    return PROJECT_ROOT / "deploy" / "kustomize" / "crds"
+
+
 def samples_dir() -> Path:
     return PROJECT_ROOT / "samples"

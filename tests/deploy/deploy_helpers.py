@@ -1,0 +1,59 @@
+"""Rendering the kustomize trees and talking to an API server as a given service account."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kvsriov.paths import PROJECT_ROOT
+
+KUSTOMIZE = PROJECT_ROOT / "deploy" / "kustomize"
+NAMESPACE = "kvsriov-system"
+
+
+def kubectl_missing() -> str | None:
+    return None if shutil.which("kubectl") else "kubectl is not installed (CI installs it; see .ci/run)"
+
+
+def kubectl(
+    kubeconfig: Path | None, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = ["kubectl", *(["--kubeconfig", str(kubeconfig)] if kubeconfig else [])]
+    return subprocess.run(
+        [*base, *args], input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def render(tree: str) -> list[dict[str, Any]]:
+    """`kubectl kustomize deploy/kustomize/<tree>` as objects."""
+    done = kubectl(None, "kustomize", str(KUSTOMIZE / tree))
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(matches) == 1, f"{kind}/{name}: {len(matches)} found"
+    return matches[0]
+
+
+def token_kubeconfig(admin: Path, token: str, path: Path) -> Path:
+    """`admin`'s cluster with `token` as the user: what a pod with that token sees."""
+    config = yaml.safe_load(admin.read_text())
+    for user in config["users"]:
+        user["user"] = {"token": token}
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+def create_token(admin: Path, service_account: str, *bound_to_pod: str) -> str:
+    """A token for the service account, bound to a pod (name) when given, as the kubelet asks for one."""
+    bound = ["--bound-object-kind", "Pod", "--bound-object-name", bound_to_pod[0]] if bound_to_pod else []
+    done = kubectl(admin, "create", "token", service_account, "-n", NAMESPACE, "--duration", "1h", *bound)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
