@@ -111,9 +111,17 @@ def knobs_of(memo: Any) -> Knobs:
 
 
 def connection_info(api: kubernetes.client.ApiClient) -> kopf.ConnectionInfo:
-    """kopf's credentials from the same kubernetes client configuration the handlers use."""
+    """kopf's credentials from the same kubernetes client configuration the handlers use.
+
+    kopf calls this again when the API server answers 401, so the in-cluster loader's refresh
+    hook runs first: the kubelet rotates the projected service-account token in place.
+    """
     cfg = api.configuration
-    scheme, _, token = (cfg.api_key.get("authorization") or "").partition(" ")
+    if cfg.refresh_api_key_hook is not None:
+        cfg.refresh_api_key_hook(cfg)
+    # The client keeps "Bearer <token>" under "BearerToken" (kubernetes >= 35) or "authorization".
+    header = cfg.api_key.get("BearerToken") or cfg.api_key.get("authorization") or ""
+    scheme, _, token = header.partition(" ")
     return kopf.ConnectionInfo(
         server=cfg.host,
         ca_path=cfg.ssl_ca_cert,

@@ -101,7 +101,7 @@ def test_rbac_leaves_every_spec_to_users() -> None:
             "watch",
             "create",
         }
-        assert {v for g, r, v in agent if r == f"{resource}/status"} == {"patch"}
+        assert {v for g, r, v in agent if r == f"{resource}/status"} == {"get", "patch"}
         assert not {v for g, r, v in operator if r in (resource, f"{resource}/status")} - {
             "get",
             "list",

@@ -1,0 +1,262 @@
+"""deploy/kustomize on a real kube-apiserver (RBAC on, ValidatingAdmissionPolicy on): it installs,
+each node agent can write only its own node's objects, and the agent and the operator do their
+whole jobs with nothing but the permissions the manifests grant.
+
+No kubelet runs here: Node and Pod objects are created by hand, so that the API server can bind
+a service-account token to "the agent pod on node-1" exactly as it does for the kubelet's
+projected token (the node's name then travels in the token, and the policy reads it).
+Skipped, with the reason, where kubectl is missing or kube-apiserver cannot be built.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from deploy_helpers import KUSTOMIZE, NAMESPACE, create_token, kubectl, kubectl_missing, token_kubeconfig
+
+from kvsriov.paths import samples_dir
+from kvsriov.sandbox.real_apiserver import RealApiServer, free_port, reset
+from kvsriov.sandbox.wait import wait_for
+
+pytestmark = pytest.mark.skipif(kubectl_missing() is not None, reason=str(kubectl_missing()))
+
+OWN_NODE_ONLY = "may change only its own node's objects"
+START_TIMEOUT_S = 60.0
+WEBHOOKS = "validate.kvsriov.io"
+
+
+def apply(kubeconfig: Path, manifest: str) -> subprocess.CompletedProcess[str]:
+    return kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=manifest)
+
+
+def create(kubeconfig: Path, manifest: str) -> subprocess.CompletedProcess[str]:
+    """POST, as the agent creates its objects (apply would PATCH, which RBAC does not grant it)."""
+    return kubectl(kubeconfig, "create", "-f", "-", stdin=manifest)
+
+
+def node_and_agent_pod(admin: Path, node: str) -> str:
+    """A Node and, on it, a pod running as kvsriov-agent (never started: no kubelet); its name."""
+    pod = f"kvsriov-agent-{node}"
+    manifest = yaml.safe_dump_all(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": node, "labels": {"kvsriov.io/sriov": "true"}},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": pod, "namespace": NAMESPACE},
+                "spec": {
+                    "nodeName": node,
+                    "serviceAccountName": "kvsriov-agent",
+                    "containers": [{"name": "agent", "image": "kvsriov"}],
+                },
+            },
+        ]
+    )
+    done = apply(admin, manifest)
+    assert done.returncode == 0, done.stderr
+    return pod
+
+
+def host(node: str) -> str:
+    return yaml.safe_dump(
+        {"apiVersion": "kvsriov.io/v1alpha1", "kind": "SriovHost", "metadata": {"name": node}}
+    )
+
+
+def nic(node: str, interface: str) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "kvsriov.io/v1alpha1",
+            "kind": "SriovPhysicalNic",
+            "metadata": {
+                "name": f"{node}.{interface}",
+                "labels": {"kvsriov.io/node": node, "kvsriov.io/interface": interface},
+            },
+            "spec": {"nodeName": node, "interface": interface, "numVfs": 0},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def installed(real_apiserver: RealApiServer) -> Iterator[Path]:
+    """The base applied as a cluster admin would; the admin kubeconfig."""
+    admin = real_apiserver.kubeconfig
+    done = kubectl(admin, "apply", "--server-side", "--force-conflicts", "-k", str(KUSTOMIZE / "base"))
+    assert done.returncode == 0, done.stderr
+    try:
+        yield admin
+    finally:
+        kubectl(
+            admin,
+            "delete",
+            "validatingadmissionpolicybinding,validatingadmissionpolicy",
+            "kvsriov-agent-own-node",
+        )
+        kubectl(admin, "delete", "pods", "--all", "-n", NAMESPACE, "--grace-period=0", "--force")
+        reset(admin)
+
+
+@pytest.fixture
+def cluster(installed: Path) -> Iterator[Path]:
+    try:
+        yield installed
+    finally:
+        kubectl(installed, "delete", "pods", "--all", "-n", NAMESPACE, "--grace-period=0", "--force")
+        reset(installed)
+
+
+def test_base_and_overlay_are_accepted_without_warnings(installed: Path) -> None:
+    for tree in ("base", "overlays/host-config"):
+        done = kubectl(
+            installed,
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--dry-run=server",
+            "-k",
+            str(KUSTOMIZE / tree),
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Warning" not in done.stderr, done.stderr
+
+
+def test_agent_writes_only_its_own_nodes_objects(cluster: Path, tmp_path: Path) -> None:
+    admin = cluster
+    agent_1 = token_kubeconfig(
+        admin, create_token(admin, "kvsriov-agent", node_and_agent_pod(admin, "node-1")), tmp_path / "a1"
+    )
+    node_and_agent_pod(admin, "node-2")
+
+    assert create(agent_1, host("node-1")).returncode == 0
+    assert create(agent_1, nic("node-1", "em1")).returncode == 0
+    refused = create(agent_1, host("node-2"))
+    assert refused.returncode != 0 and OWN_NODE_ONLY in refused.stderr and "node-2" in refused.stderr, (
+        refused.stderr
+    )
+    refused = create(agent_1, nic("node-2", "em1"))
+    assert refused.returncode != 0 and OWN_NODE_ONLY in refused.stderr, refused.stderr
+
+    # Status: its own NIC's, yes; another node's, no, even though RBAC alone would allow it.
+    assert apply(admin, nic("node-2", "em1")).returncode == 0
+    status = [
+        "patch",
+        "sriovphysicalnic",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"totalVfs":7}}',
+    ]
+    allowed = kubectl(agent_1, *status[:2], "node-1.em1", *status[2:])
+    assert allowed.returncode == 0, allowed.stderr
+    refused = kubectl(agent_1, *status[:2], "node-2.em1", *status[2:])
+    assert refused.returncode != 0 and OWN_NODE_ONLY in refused.stderr, refused.stderr
+
+    # Spec is the user's: RBAC refuses the agent any edit or deletion, whatever the node.
+    refused = kubectl(
+        agent_1, "patch", "sriovphysicalnic", "node-1.em1", "--type=merge", "-p", '{"spec":{"numVfs":4}}'
+    )
+    assert refused.returncode != 0 and 'cannot patch resource "sriovphysicalnics"' in refused.stderr, (
+        refused.stderr
+    )
+    refused = kubectl(agent_1, "delete", "sriovphysicalnic", "node-1.em1")
+    assert refused.returncode != 0 and "cannot delete" in refused.stderr, refused.stderr
+
+
+def test_a_token_bound_to_no_node_writes_nothing(cluster: Path, tmp_path: Path) -> None:
+    loose = token_kubeconfig(cluster, create_token(cluster, "kvsriov-agent"), tmp_path / "loose")
+    refused = create(loose, host("node-1"))
+    assert refused.returncode != 0 and "bound to no node" in refused.stderr, refused.stderr
+
+
+def test_the_agent_does_its_job_with_its_own_permissions(cluster: Path, tmp_path: Path) -> None:
+    from kvsriov.sandbox.host.simhost import fuse_unavailable, mount_sim_host
+    from kvsriov.sandbox.kubelet.podresources import FakePodResources
+    from kvsriov_agent.kube import KubeClient, ResourcePath, load_config
+
+    if (why := fuse_unavailable()) is not None:
+        pytest.skip(str(why))
+    token = create_token(cluster, "kvsriov-agent", node_and_agent_pod(cluster, "node-1"))
+    agent_kubeconfig = token_kubeconfig(cluster, token, tmp_path / "agent")
+    admin = KubeClient(load_config(str(cluster)), user_agent="kvsriov-tests")
+    nics = ResourcePath("kvsriov.io", "v1alpha1", "sriovphysicalnics")
+    log = tmp_path / "agent.log"
+    with (
+        mount_sim_host(tmp_path / "host") as sim,
+        FakePodResources(tmp_path / "pr.sock", tmp_path / "pods.json") as pods,
+        log.open("wb") as out,
+    ):
+        pods.set_pods([])
+        cmd = [sys.executable, "-m", "kvsriov.cli", "agent", "--node", "node-1",
+               "--kubeconfig", str(agent_kubeconfig), "--host-root", str(sim),
+               "--pod-resources-socket", str(pods.socket_path), "--no-device-plugin"]  # fmt: skip
+        agent = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            # Discovery creates the host and NIC objects; adoption and status writes follow.
+            wait_for(
+                lambda: ((admin.get_or_none(nics, "node-1.em1") or {}).get("status") or {}).get("totalVfs"),
+                timeout=START_TIMEOUT_S, what="node-1.em1 created and its status written by the agent",
+            )  # fmt: skip
+            em1 = admin.get(nics, "node-1.em1")
+            admin.merge_patch(nics, "node-1.em1", {"spec": {"numVfs": 4}})  # the user's change
+            wait_for(
+                lambda: (admin.get(nics, "node-1.em1").get("status") or {}).get("numVfs") == 4,
+                timeout=START_TIMEOUT_S, what="the agent slicing em1 and reporting it",
+            )  # fmt: skip
+        finally:
+            agent.terminate()
+            agent.wait(timeout=20)
+    text = log.read_text()
+    assert "403" not in text and "Forbidden" not in text, text
+    assert em1["spec"]["nodeName"] == "node-1"
+
+
+def test_the_operator_does_its_job_with_its_own_permissions(cluster: Path, tmp_path: Path) -> None:
+    operator_kubeconfig = token_kubeconfig(
+        cluster, create_token(cluster, "kvsriov-operator"), tmp_path / "operator"
+    )
+    port = free_port()
+    cmd = [sys.executable, "-m", "kvsriov.cli", "operator", "--", "--kubeconfig", str(operator_kubeconfig),
+           "--standalone", "--webhook-server", "self-signed", "--webhook-host", "127.0.0.1",
+           "--webhook-port", str(port)]  # fmt: skip
+    log = tmp_path / "operator.log"
+    with log.open("wb") as out:
+        operator = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        # kopf registers the webhook configuration with the operator's own RBAC.
+        wait_for(
+            lambda: kubectl(cluster, "get", "validatingwebhookconfiguration", WEBHOOKS).returncode == 0,
+            timeout=START_TIMEOUT_S, what="validate.kvsriov.io registered by the operator",
+        )  # fmt: skip
+        orphan = (
+            (samples_dir() / "04-sriovl3network.yaml").read_text().replace("l2-em2-vlan100", "no-such-l2")
+        )
+        refused = wait_for(
+            lambda: (r := apply(cluster, orphan)).returncode != 0 and r, timeout=START_TIMEOUT_S,
+            what="the webhook refusing an L3 network on a missing L2 network",
+        )  # fmt: skip
+        assert "does not exist" in refused.stderr, refused.stderr
+        for sample in ("03-sriovl2network.yaml", "04-sriovl3network.yaml"):
+            done = kubectl(cluster, "apply", "--server-side", "-f", str(samples_dir() / sample))
+            assert done.returncode == 0, done.stderr
+        wait_for(
+            lambda: kubectl(cluster, "get", "net-attach-def", "l3-vlan100", "-n", "default").returncode == 0,
+            timeout=START_TIMEOUT_S, what="the NAD rendered by the operator",
+        )  # fmt: skip
+        wait_for(
+            lambda: "Ready" in kubectl(cluster, "get", "sriovl3network", "l3-vlan100", "-o", "yaml").stdout,
+            timeout=START_TIMEOUT_S, what="the L3 network's status written by the operator",
+        )  # fmt: skip
+    finally:
+        operator.terminate()
+        operator.wait(timeout=30)
+    text = log.read_text()
+    assert "403" not in text and "forbidden" not in text.lower(), text
