@@ -6,6 +6,7 @@ bash hack/setup.sh
 echo "== generated files are current"
 .venv/bin/kvsriov crds generate --check
 .venv/bin/kvsriov protos generate --check
+.venv/bin/kvsriov argocd generate --check
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== import contracts"

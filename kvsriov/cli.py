@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from kvsriov import paths
@@ -41,26 +42,39 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
-def _protos(args: argparse.Namespace) -> int:
-    from kvsriov import protogen
-
-    if args.check:
-        diffs = protogen.stale()
-        if diffs:
-            sys.stdout.write("".join(diffs))
-            print(
-                f"\n{protogen.PROTO_DIR} is stale: run `kvsriov protos generate` and commit the result.",
-                file=sys.stderr,
-            )
+def _generated(
+    check: bool, what: Path, command: str, stale: list[str], write: Callable[[], list[Path]]
+) -> int:
+    """The --check / write protocol shared by the generated files other than the CRDs."""
+    if check:
+        if stale:
+            sys.stdout.write("".join(stale))
+            print(f"\n{what} is stale: run `{command}` and commit the result.", file=sys.stderr)
             return 1
-        print(f"{protogen.PROTO_DIR} is current ({len(protogen.protos())} protos).")
+        print(f"{what} is current.")
         return 0
-    written = protogen.write()
+    written = write()
     for path in written:
         print(f"wrote {path}")
     if not written:
-        print(f"{protogen.PROTO_DIR} already current.")
+        print(f"{what} already current.")
     return 0
+
+
+def _protos(args: argparse.Namespace) -> int:
+    from kvsriov import protogen
+
+    return _generated(
+        args.check, protogen.PROTO_DIR, "kvsriov protos generate", protogen.stale(), protogen.write
+    )
+
+
+def _argocd(args: argparse.Namespace) -> int:
+    from kvsriov import argocdgen
+
+    return _generated(
+        args.check, argocdgen.OUTPUT, "kvsriov argocd generate", argocdgen.stale(), argocdgen.write
+    )
 
 
 def _apiserver(args: argparse.Namespace) -> int:
@@ -131,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     pgen = protos_sub.add_parser("generate", help="regenerate *_pb2*.py (or --check that they are current)")
     pgen.add_argument("--check", action="store_true", help="exit 1 and print a diff when they are stale")
     pgen.set_defaults(func=_protos)
+
+    argocd = sub.add_parser("argocd", help="Argo CD health checks for the four kinds (deploy/argocd)")
+    argocd_sub = argocd.add_subparsers(dest="argocd_command", required=True, metavar="ACTION")
+    agen = argocd_sub.add_parser(
+        "generate", help="write deploy/argocd/argocd-cm.yaml (or --check it is current)"
+    )
+    agen.add_argument("--check", action="store_true", help="exit 1 and print a diff when it is stale")
+    agen.set_defaults(func=_argocd)
 
     api = sub.add_parser(
         "apiserver", help="run the emulated Kubernetes API server (sandbox) until interrupted"
