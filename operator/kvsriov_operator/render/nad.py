@@ -10,13 +10,20 @@ refers to it as `<namespace>/<l3-name>`. The CNI config follows:
   NAD carries no PCI address.
 * whereabouts, README and doc/extended-configuration.md
   (k8snetworkplumbingwg/whereabouts): `type: whereabouts`, cluster-wide
-  allocation; several ranges as `ipRanges: [{range, range_start, range_end}]`;
-  `gateway`. whereabouts ignores `dns`; the CNI result carries it for plugins
-  that read it (CNI spec `ipam.dns`).
+  allocation, `gateway`, `dns` (passed into the CNI result). An L3 network's
+  ranges are one pool from which a VM gets one address, so they become ONE
+  `ipRanges` entry: the CIDR, the lowest start, the highest end, and the gaps
+  between ranges as `exclude` CIDRs. Not one entry per range: whereabouts gives
+  an attachment one address per entry (its multi-range form is for dual stack),
+  and entries of one CIDR share a pool, so a second entry hands the same pod the
+  same address again (pkg/storage/kubernetes/ipam.go IPManagementKubernetesUpdate;
+  tests/sandbox/test_nad_ipam_whereabouts.py shows it with the real plugin).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import json
 from typing import Any, Final
 
@@ -49,12 +56,18 @@ def target_namespaces(l3: SriovL3Network) -> list[str]:
 
 def whereabouts_ipam(l3: SriovL3Network) -> dict[str, Any]:
     ipam = l3.spec.ipam
-    result: dict[str, Any] = {
-        "type": "whereabouts",
-        "ipRanges": [
-            {"range": ipam.cidr, "range_start": rng.start, "range_end": rng.end} for rng in ipam.ranges
-        ],
-    }
+    bounds = sorted((ipaddress.ip_address(rng.start), ipaddress.ip_address(rng.end)) for rng in ipam.ranges)
+    pool: dict[str, Any] = {"range": ipam.cidr, "range_start": str(bounds[0][0])}
+    pool["range_end"] = str(bounds[-1][1])
+    gaps = [
+        str(net)
+        for (_, end), (start, _) in itertools.pairwise(bounds)
+        if end + 1 <= start - 1
+        for net in ipaddress.summarize_address_range(end + 1, start - 1)  # type: ignore[arg-type]
+    ]
+    if gaps:
+        pool["exclude"] = gaps
+    result: dict[str, Any] = {"type": "whereabouts", "ipRanges": [pool]}
     if ipam.gateway is not None:
         result["gateway"] = ipam.gateway
     if ipam.dns:
