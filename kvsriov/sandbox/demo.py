@@ -3,10 +3,10 @@
 Everything runs for real except the hardware and the cluster: the emulated API
 server (with our CRDs), one simulated host per node (a FUSE file system with the
 kernel's SR-IOV semantics, DESIGN §5), the real node agent process on each, a
-stand-in for the kubelet's PodResources API, and the real operator process with
-its admission webhooks. The walk-through then does what a user of the reference
-cloud does (DESIGN §1) and prints what they would see: tables, conditions and
-refusals.
+stand-in for the kubelet (its device plugin registry over real gRPC, and its
+PodResources API), and the real operator process with its admission webhooks.
+The walk-through then does what a user of the reference cloud does (DESIGN §1)
+and prints what they would see: tables, conditions and refusals.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from kvsriov.api.constants import API_VERSION, GROUP, VERSION
 from kvsriov.paths import crds_dir
 from kvsriov.sandbox.apiserver.server import EmulatedApiServer
 from kvsriov.sandbox.host.simhost import fuse_unavailable, mount_sim_host
+from kvsriov.sandbox.kubelet.deviceplugins import StandInKubelet
 from kvsriov.sandbox.kubelet.podresources import FakePodResources
 from kvsriov.sandbox.wait import wait_for
 
@@ -38,6 +39,7 @@ NODE_LABEL = {"kvsriov.io/sriov": "true"}
 #: Agents and the operator are fresh interpreters; under load they need some seconds to settle.
 SETTLE_TIMEOUT_S = 90.0
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+VIRT_LAUNCHER = "virt-launcher-vm-a-x7k2p"
 Say = Callable[[str], None]
 
 
@@ -72,11 +74,10 @@ class Cluster:
         self.core = client.CoreV1Api(self.api)
         self.admission = client.AdmissionregistrationV1Api(self.api)
 
-    def table(self, plural: str) -> str:
-        """`kubectl get <plural>`, from the server's Table (the CRD's printer columns)."""
-        request = urllib.request.Request(
-            f"{self.url}/apis/{GROUP}/{VERSION}/{plural}", headers={"Accept": TABLE}
-        )
+    def table(self, plural: str, name: str = "") -> str:
+        """`kubectl get <plural> [name]`, from the server's Table (the CRD's printer columns)."""
+        path = f"{self.url}/apis/{GROUP}/{VERSION}/{plural}" + (f"/{name}" if name else "")
+        request = urllib.request.Request(path, headers={"Accept": TABLE})
         with urllib.request.urlopen(request, timeout=10) as response:  # the sandbox's plain-HTTP server
             body = json.load(response)
         columns = [c for c in body["columnDefinitions"] if not c.get("priority")]
@@ -148,8 +149,10 @@ def _l3(name: str, l2: str, cidr: str, start: str, end: str, gateway: str, **ext
     return {"apiVersion": API_VERSION, "kind": "SriovL3Network", "metadata": {"name": name}, "spec": spec}
 
 
-def start_sandbox(stack: ExitStack, workdir: Path, say: Say) -> tuple[EmulatedApiServer, Path]:
-    """API server, Nodes, one simulated host + agent per node, the operator with its webhooks."""
+def start_sandbox(
+    stack: ExitStack, workdir: Path, say: Say
+) -> tuple[EmulatedApiServer, Path, dict[str, StandInKubelet]]:
+    """API server, Nodes, one simulated host + kubelet + agent per node, the operator with its webhooks."""
     server = EmulatedApiServer(crd_dirs=[crds_dir()]).start()
     stack.callback(server.stop)
     kubeconfig = server.write_kubeconfig(workdir / "kubeconfig")
@@ -159,14 +162,18 @@ def start_sandbox(stack: ExitStack, workdir: Path, say: Say) -> tuple[EmulatedAp
         labels = {**NODE_LABEL, "kubernetes.io/hostname": node}
         cluster.core.create_node({"metadata": {"name": node, "labels": labels}})
     python = [sys.executable, "-m", "kvsriov.cli"]
+    kubelets: dict[str, StandInKubelet] = {}
     for node in NODES:
         host = stack.enter_context(mount_sim_host(workdir / node / "host", "demo"))
         sock = workdir / node / "pod-resources.sock"
         (workdir / node / "pods.json").write_text("[]")
-        stack.enter_context(FakePodResources(sock, workdir / node / "pods.json"))
+        pod_resources = stack.enter_context(FakePodResources(sock, workdir / node / "pods.json"))
+        kubelets[node] = stack.enter_context(StandInKubelet(workdir / node / "device-plugins", pod_resources))
         stack.enter_context(_process(
             [*python, "agent", "--node", node, "--kubeconfig", str(kubeconfig), "--host-root", str(host),
-             "--pod-resources-socket", str(sock), "--resync", "30"],
+             "--pod-resources-socket", str(sock), "--resync", "30",
+             "--device-plugin-dir", str(workdir / node / "device-plugins"),
+             "--devinfo-dir", str(workdir / node / "devinfo")],
             workdir / f"agent-{node}.log",
         ))  # fmt: skip
         say(f"{node}: simulated host (82599ES em1/em2, I350 em3/em4) at {host}, node agent started")
@@ -177,11 +184,11 @@ def start_sandbox(stack: ExitStack, workdir: Path, say: Say) -> tuple[EmulatedAp
         workdir / "operator.log",
     ))  # fmt: skip
     say("operator started (kopf, with its validating webhooks)")
-    return server, kubeconfig
+    return server, kubeconfig, kubelets
 
 
-def walk_through(cluster: Cluster, say: Say) -> None:
-    """DESIGN §1 steps 1-3, as a user of the reference cloud does them."""
+def walk_through(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]) -> None:
+    """DESIGN §1 steps 1-4, as a user of the reference cloud does them."""
     hosts = "sriovhosts"
     nics = "sriovphysicalnics"
     _wait(
@@ -276,8 +283,19 @@ def walk_through(cluster: Cluster, say: Say) -> None:
                  "l3-overlap", "l2-em2-vlan100", "192.168.100.0/24", "192.168.100.150", "192.168.100.250",
                  "192.168.100.1")))  # fmt: skip
 
-    say("== Restore em2 on node-2 (numVfs 0): SR-IOV is no longer effective there")
+    give_a_vm_a_vf(cluster, say, kubelets["node-2"])
+
+    say("== Restore em2 on node-2 (numVfs 0) while vm-a runs on one of its VFs")
     cluster.patch_spec(nics, "node-2.em2", {"numVfs": 0})
+    _wait(
+        "the agent refusing to take vm-a's VF",
+        lambda: _condition(cluster.get(nics, "node-2.em2"), "Sliced").get("reason") == "InUse",
+    )
+    sliced = _condition(cluster.get(nics, "node-2.em2"), "Sliced")
+    say(f"node-2.em2 Sliced={sliced.get('status')} ({sliced.get('reason')}): {sliced.get('message')}")
+    say("\n# vm-a stops: the kubelet frees its VF, and the restore the spec asks for goes ahead")
+    kubelets["node-2"].delete_pod("default", VIRT_LAUNCHER)
+    cluster.core.delete_namespaced_pod(VIRT_LAUNCHER, "default")
     _wait(
         "the L2 network reacting to node-2's restore",
         lambda: (
@@ -289,6 +307,53 @@ def walk_through(cluster: Cluster, say: Say) -> None:
     say(cluster.table("sriovl2networks"))
 
 
+def give_a_vm_a_vf(cluster: Cluster, say: Say, kubelet: StandInKubelet) -> None:
+    """Step 4 as the kubelet lives it: vm-a's virt-launcher pod asks for one VF of the NAD's resource."""
+    resource = "kvsriov.io/em2"
+    say(f"== Step 4: VM vm-a with a VF NIC on l3-vlan100, scheduled to node-2 (device plugin {resource})")
+    _wait(
+        f"node-2's kubelet listing 32 healthy {resource} devices",
+        lambda: len(kubelet.healthy(resource)) == 32,
+    )
+    numa = sorted({n for _, nodes in kubelet.devices(resource).values() for n in nodes})
+    say(f"node-2's kubelet: {len(kubelet.healthy(resource))} healthy {resource} devices, NUMA node {numa}")
+    # What KubeVirt creates for a VM whose interface has `sriov: {}` on that network.
+    labels = {"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": "vm-a"}
+    limits = {resource: "1"}
+    compute = {
+        "name": "compute",
+        "image": "virt-launcher",
+        "resources": {"limits": limits, "requests": limits},
+    }
+    cluster.core.create_namespaced_pod(
+        "default",
+        {
+            "metadata": {"name": VIRT_LAUNCHER, "labels": labels},
+            "spec": {"nodeName": "node-2", "containers": [compute]},
+        },
+    )
+    chosen, response = kubelet.admit("default", VIRT_LAUNCHER, resource, 1)
+    say(f"$ kubectl exec {VIRT_LAUNCHER} -- env | grep PCIDEVICE")
+    say("\n".join(f"{k}={v}" for k, v in response.envs.items()))
+    say(f"devices in the pod: {', '.join(d.container_path for d in response.devices)}")
+    say(f"NPWG device-info for Multus ({chosen[0]}): {kubelet_devinfo(kubelet, resource, chosen[0])}")
+    _wait(
+        "node-2.em2 showing the VF in use by vm-a",
+        lambda: (cluster.get("sriovphysicalnics", "node-2.em2").get("status") or {}).get("state") == "InUse",
+    )
+    vf = next(
+        v for v in cluster.get("sriovphysicalnics", "node-2.em2")["status"]["vfs"] if v.get("allocated")
+    )
+    say("$ kubectl get sriovphysicalnics node-2.em2")
+    say(cluster.table("sriovphysicalnics", "node-2.em2"))
+    say(f"VF {vf['index']} ({vf['pciAddress']}) allocated to {vf.get('owner')}\n")
+
+
+def kubelet_devinfo(kubelet: StandInKubelet, resource: str, device: str) -> str:
+    path = kubelet.directory.parent / "devinfo" / f"{resource.replace('/', '-')}-{device}-device.json"
+    return path.read_text()
+
+
 def run(keep: bool, say: Say = print) -> int:
     """`kvsriov demo [--keep]`; returns the exit status."""
     reason = fuse_unavailable()
@@ -298,10 +363,10 @@ def run(keep: bool, say: Say = print) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="kvsriov-demo-"))
     with ExitStack() as stack:
         started = time.monotonic()
-        server, kubeconfig = start_sandbox(stack, workdir, say)
+        server, kubeconfig, kubelets = start_sandbox(stack, workdir, say)
         cluster = Cluster(server.url, kubeconfig)
         try:
-            walk_through(cluster, say)
+            walk_through(cluster, say, kubelets)
         except Exception:
             say(f"\nThe demo stopped early; the logs of the agents and the operator are in {workdir}")
             raise

@@ -35,3 +35,13 @@ def test_demo_walks_the_reference_workflow() -> None:
     assert '"k8s.v1.cni.cncf.io/resourceName": "kvsriov.io/em2"' in out and '"vlan": 100' in out
     l2_rows = [line.split() for line in out.splitlines() if line.startswith("l2-em2-vlan100")]
     assert l2_rows[0][4:6] == ["true", "2/2"] and l2_rows[-1][4:6] == ["true", "1/2"]
+    # Step 4: the VM's pod gets a VF through the device plugin; the NIC shows it in use by the VM.
+    assert "PCIDEVICE_KVSRIOV_IO_EM2=0000:" in out and "devices in the pod: /dev/vfio/vfio, /dev/vfio/" in out
+    assert '"vfio-group": ' in out
+    in_use = [line.split() for line in out.splitlines() if line.startswith("node-2.em2") and "InUse" in line]
+    assert in_use and in_use[0][-2] == "31/32"
+    assert "allocated to VM default/vm-a" in out
+    # Nothing is lost: the restore waits for the VM, then goes ahead once its VF is free.
+    assert "Sliced=False (InUse)" in out and "in use by running VMs: VF 0 (VM default/vm-a)" in out
+    final = [line.split() for line in out.splitlines() if line.startswith("node-2.em2")][-1]
+    assert final[-3:-1] == ["Virtualizable", "0/0"]
