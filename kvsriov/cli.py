@@ -13,11 +13,11 @@ from kvsriov import paths
 def _crds(args: argparse.Namespace) -> int:
     from kvsriov import crdgen
 
-    # --dir: one plain directory; otherwise crds/ and the kustomize copy in deploy/.
+    # --dir: one plain directory; otherwise crds/ and the copies in deploy/ (kustomize, Helm).
     targets = (
         [(Path(args.dir), False)]
         if args.dir
-        else [(paths.crds_dir(), False), (paths.kustomize_crds_dir(), True)]
+        else [(paths.crds_dir(), False), (paths.kustomize_crds_dir(), True), (paths.helm_crds_dir(), False)]
     )
     if args.check:
         stale = False

@@ -22,5 +22,10 @@ def kustomize_crds_dir() -> Path:
     return PROJECT_ROOT / "deploy" / "kustomize" / "crds"
 
 
+def helm_crds_dir() -> Path:
+    """The CRDs again, in the chart's crds/ (Helm installs those before the templates)."""
+    return PROJECT_ROOT / "deploy" / "helm" / "kvsriov" / "crds"
+
+
 def samples_dir() -> Path:
     return PROJECT_ROOT / "samples"

@@ -57,3 +57,30 @@ def create_token(admin: Path, service_account: str, *bound_to_pod: str) -> str:
     done = kubectl(admin, "create", "token", service_account, "-n", NAMESPACE, "--duration", "1h", *bound)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
+
+
+HELM_CHART = PROJECT_ROOT / "deploy" / "helm" / "kvsriov"
+HELM_BUILD = PROJECT_ROOT / "hack" / "helm" / "build.sh"
+#: `helm template` has no cluster to ask: the version of the real kube-apiserver the tests run.
+KUBE = ("--kube-version", "1.34.4")
+
+
+def helm_binary() -> Path | str:
+    """The helm CLI built by hack/helm/build.sh, or why there is none."""
+    done = subprocess.run(
+        ["bash", str(HELM_BUILD)], capture_output=True, text=True, timeout=1800, check=False
+    )
+    if done.returncode != 0:
+        return f"helm cannot be built here: {done.stderr.strip()[-400:]}"
+    return Path(done.stdout.strip().splitlines()[-1]) / "helm"
+
+
+def helm_template(helm: Path, *values: str) -> list[dict[str, Any]]:
+    """`helm template kvsriov deploy/helm/kvsriov -n kvsriov-system --include-crds [--set ...]`."""
+    sets = [arg for value in values for arg in ("--set", value)]
+    done = subprocess.run(
+        [str(helm), "template", "kvsriov", str(HELM_CHART), "-n", NAMESPACE, "--include-crds", *KUBE, *sets],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
