@@ -95,6 +95,12 @@ def _agent(argv: list[str]) -> int:
     return agent_main(argv)
 
 
+def _doctor(argv: list[str]) -> int:
+    from kvsriov_agent.doctor import main as doctor_main
+
+    return doctor_main(argv)
+
+
 def _operator(argv: list[str]) -> int:
     from kvsriov_operator.cli import main as operator_main
 
@@ -119,8 +125,8 @@ def _simhost(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The image's two entry points parse their own options (see their cli modules).
-ENTRY_POINTS = {"agent": _agent, "operator": _operator}
+#: These parse their own options (see their modules): the image's two entry points and the doctor.
+ENTRY_POINTS = {"agent": _agent, "operator": _operator, "doctor": _doctor}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands their whole command line to their own parsers.
     sub.add_parser("agent", help="the node agent (see `kvsriov agent --help`)")
     sub.add_parser("operator", help="the operator (see `kvsriov operator --help`)")
+    sub.add_parser("doctor", help="read-only: can this host give VFs to VMs, and what to fix")
     return parser
 
 

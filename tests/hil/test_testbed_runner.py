@@ -67,8 +67,8 @@ def run_hil(run_guest: Path, *options: str, pytest_args: tuple[str, ...] = ()) -
 def test_hil_tier_in_qemu(run_guest: Path) -> None:
     counts = run_hil(run_guest)
     # 7 probe/discovery + 5 slicing/binding/netlink + 1 unsafe-interrupts + 6 whole-agent
-    # + 1 device-plugin tests.
-    assert counts.get("passed", 0) >= 20 and not counts.get("failed"), counts
+    # + 1 device-plugin + 1 doctor tests.
+    assert counts.get("passed", 0) >= 21 and not counts.get("failed"), counts
 
 
 @pytest.mark.timeout(GUEST_TIMEOUT + 120)
@@ -84,5 +84,6 @@ def test_probe_without_interrupt_remapping_in_qemu(run_guest: Path) -> None:
         "KVSRIOV_HIL_IOMMU=no-intremap",
         pytest_args=("-k", "interrupt_remapping or cli_probe or unsafe_interrupts or test_agent_hil"),
     )
-    # 2 probe + 1 cli probe + 1 unsafe-interrupts + 6 whole-agent tests (vfio refused until allowed).
-    assert counts.get("passed") == 10 and not counts.get("skipped") and not counts.get("failed"), counts
+    # 2 probe + 1 cli probe + 1 unsafe-interrupts + 6 whole-agent tests (vfio refused until allowed)
+    # + 1 doctor test.
+    assert counts.get("passed") == 11 and not counts.get("skipped") and not counts.get("failed"), counts
