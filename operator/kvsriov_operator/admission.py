@@ -8,7 +8,8 @@ Two layers, in the order a user should fix them:
 2. The cross-object rules, which no CRD schema can express: the L2 network an
    L3 network names exists; SR-IOV on an L3 network needs it on its L2 network;
    an L3 network's ranges overlap no other L3 network on the same L2 network;
-   a PF's numVfs fits its totalVfs; of a bond over several PFs only one is sliced.
+   a PF's numVfs fits its totalVfs; of a bond over several PFs only one is sliced;
+   a VM with a VF NIC is not migrated (DESIGN §4).
 
 The webhook handlers (handlers/webhooks.py) read the other objects and call these.
 """
@@ -168,3 +169,35 @@ def nic_refusals(
     return num_vfs_refusals(num_vfs, status) + bond_refusals(
         body["metadata"]["name"], num_vfs, status, same_node
     )
+
+
+def vf_nics(vmi: Mapping[str, Any]) -> list[str]:
+    """`<interface> on <Multus network>` for each SR-IOV interface of a KubeVirt VMI (or VM template)."""
+    spec = vmi.get("spec") or {}
+    networks = {
+        n.get("name"): (n.get("multus") or {}).get("networkName", "") for n in spec.get("networks") or []
+    }
+    interfaces = ((spec.get("domain") or {}).get("devices") or {}).get("interfaces") or []
+    return [f"{i.get('name')} on {networks.get(i.get('name')) or '?'}" for i in interfaces if "sriov" in i]
+
+
+def migration_refusals(vmim: Mapping[str, Any], vmi: Mapping[str, Any] | None) -> list[FieldError]:
+    """The reference rule: a running VM with a VF NIC cannot live-migrate (nor storage-migrate).
+
+    The VF is a physical function of this host's NIC passed through to the guest: there is no
+    state to carry to another host. (KubeVirt also marks such VMIs not LiveMigratable; refusing
+    the migration object says why at the moment it is asked for.)
+    """
+    if vmi is None:
+        return []  # KubeVirt refuses a migration of a VMI that does not exist, in its own words
+    nics = vf_nics(vmi)
+    if not nics:
+        return []
+    name = f"{vmi['metadata'].get('namespace')}/{vmi['metadata']['name']}"
+    return [
+        FieldError(
+            "spec.vmiName",
+            f"VirtualMachineInstance {name} has VF NICs ({', '.join(nics)}): a VM with a VF NIC cannot "
+            "migrate; stop the VM, or detach its VF NICs first",
+        )
+    ]

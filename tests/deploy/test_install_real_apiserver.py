@@ -215,7 +215,7 @@ def test_the_agent_does_its_job_with_its_own_permissions(cluster: Path, tmp_path
             agent.terminate()
             agent.wait(timeout=20)
     text = log.read_text()
-    assert "403" not in text and "Forbidden" not in text, text
+    assert "forbidden" not in text.lower(), text  # not "403": log timestamps have milliseconds
     assert em1["spec"]["nodeName"] == "node-1"
 
 
@@ -259,4 +259,4 @@ def test_the_operator_does_its_job_with_its_own_permissions(cluster: Path, tmp_p
         operator.terminate()
         operator.wait(timeout=30)
     text = log.read_text()
-    assert "403" not in text and "forbidden" not in text.lower(), text
+    assert "forbidden" not in text.lower(), text  # not "403": log timestamps have milliseconds

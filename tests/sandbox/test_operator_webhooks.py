@@ -47,7 +47,7 @@ def operator(kube_client: kubernetes.client.ApiClient) -> Iterator[None]:
             config = admission.read_validating_webhook_configuration(CONFIGURATION)
         except ApiException:
             return False
-        return len(config.webhooks or []) == 4 and all(w.client_config.ca_bundle for w in config.webhooks)
+        return len(config.webhooks or []) == 5 and all(w.client_config.ca_bundle for w in config.webhooks)
 
     with running_operator(kube_client, Knobs(webhook=webhook)):
         wait_for(registered, timeout=20, what="kopf to register the validating webhooks")
@@ -164,3 +164,41 @@ def test_a_valid_network_is_accepted_and_rendered(cluster: Cluster, operator: No
     cluster.l2("l2-em2", "em2", vlan=100)
     create_l3(cluster, l3_body("l3-ok", "l2-em2", namespaces=["default"]))
     wait_for(lambda: cluster.nad("default", "l3-ok"), timeout=20, what="the accepted network's NAD")
+
+
+def test_a_vm_with_a_vf_nic_cannot_migrate(cluster: Cluster, operator: None) -> None:
+    """DESIGN §4: the migration is refused when asked for, naming the VF NIC and what to do."""
+    kubevirt = ("kubevirt.io", "v1", "default")
+    for name, interfaces in (
+        ("vm-vf", [{"name": "default", "masquerade": {}}, {"name": "vf1", "sriov": {}}]),
+        ("vm-plain", [{"name": "default", "masquerade": {}}]),
+    ):
+        networks = [{"name": "default", "pod": {}}, {"name": "vf1", "multus": {"networkName": "l3-vlan100"}}]
+        body = {
+            "apiVersion": "kubevirt.io/v1",
+            "kind": "VirtualMachineInstance",
+            "metadata": {"name": name},
+            "spec": {
+                "domain": {"devices": {"interfaces": interfaces}},
+                "networks": networks[: len(interfaces)],
+            },
+        }
+        cluster.custom.create_namespaced_custom_object(*kubevirt, "virtualmachineinstances", body)
+
+    def migrate(vmi: str) -> None:
+        body = {
+            "apiVersion": "kubevirt.io/v1",
+            "kind": "VirtualMachineInstanceMigration",
+            "metadata": {"name": f"migrate-{vmi}"},
+            "spec": {"vmiName": vmi},
+        }
+        cluster.custom.create_namespaced_custom_object(*kubevirt, "virtualmachineinstancemigrations", body)
+
+    status, message = refusal(lambda: migrate("vm-vf"))
+    assert status == 422
+    assert message == (
+        f'admission webhook "vmim.{CONFIGURATION}" denied the request: spec.vmiName: '
+        "VirtualMachineInstance default/vm-vf has VF NICs (vf1 on l3-vlan100): a VM with a VF NIC cannot "
+        "migrate; stop the VM, or detach its VF NICs first"
+    )
+    migrate("vm-plain")  # no VF NIC: KubeVirt's own rules decide

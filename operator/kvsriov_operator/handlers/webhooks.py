@@ -1,4 +1,4 @@
-"""Validating admission webhooks for the four kinds (kopf's webhook server, AdmissionReview v1).
+"""Validating admission webhooks for the four kinds and KubeVirt migrations (kopf's webhook server).
 
 Thin: each reads the objects its rules need straight from the API (an index could
 lag behind an L2 network created a moment before its L3 network) and raises the
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+import kubernetes
 
 from kvsriov.api.constants import GROUP, LABEL_NODE, VERSION
 from kvsriov.api.errors import FieldError
@@ -57,6 +58,21 @@ def validate_l3(body: kopf.Body, old: kopf.Body | None, operation: str, memo: ko
         if (s.get("spec") or {}).get("l2Network") == l2_name
     ]  # fmt: skip
     _refuse(admission.l3_refusals(body, l2, siblings, old if operation == "UPDATE" else None))
+
+
+@kopf.on.validate("kubevirt.io", "v1", "virtualmachineinstancemigrations", id="vmim", operations=["CREATE"])
+def validate_migration(body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """DESIGN §4: a running VM with a VF NIC cannot migrate (live or storage)."""
+    vmi_name = (body.get("spec") or {}).get("vmiName") or ""
+    try:
+        vmi = memo.clients.custom.get_namespaced_custom_object(
+            "kubevirt.io", "v1", namespace or "default", "virtualmachineinstances", vmi_name
+        )
+    except kubernetes.client.ApiException as exc:
+        if exc.status != 404:
+            raise
+        vmi = None
+    _refuse(admission.migration_refusals(body, vmi))
 
 
 @kopf.on.validate(GROUP, VERSION, "sriovphysicalnics", id="nic", operations=OPERATIONS)

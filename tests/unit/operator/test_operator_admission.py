@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kvsriov_operator.admission import l3_refusals, nic_refusals, spec_changed
+from kvsriov_operator.admission import l3_refusals, migration_refusals, nic_refusals, spec_changed
 
 
 def l2(sriov: bool = True) -> dict[str, Any]:
@@ -91,3 +91,23 @@ def test_only_spec_changes_are_judged() -> None:
         "UPDATE", {"spec": {"a": 1}, "metadata": {}}, {"spec": {"a": 1}, "metadata": {"x": 1}}
     )
     assert spec_changed("UPDATE", {"spec": {"a": 1}}, {"spec": {"a": 2}})
+
+
+def vmi(*interfaces: dict[str, Any]) -> dict[str, Any]:
+    networks = [{"name": "default", "pod": {}}, {"name": "vf1", "multus": {"networkName": "vms/l3-vlan100"}}]
+    return {
+        "metadata": {"name": "vm-a", "namespace": "vms"},
+        "spec": {"domain": {"devices": {"interfaces": list(interfaces)}}, "networks": networks},
+    }
+
+
+def test_a_vm_with_a_vf_nic_is_not_migrated() -> None:
+    migration = {"metadata": {"name": "mig", "namespace": "vms"}, "spec": {"vmiName": "vm-a"}}
+    [refusal] = migration_refusals(
+        migration, vmi({"name": "default", "masquerade": {}}, {"name": "vf1", "sriov": {}})
+    )
+    assert refusal.field == "spec.vmiName"
+    assert "vms/vm-a has VF NICs (vf1 on vms/l3-vlan100)" in refusal.message
+    assert "stop the VM, or detach its VF NICs first" in refusal.message
+    assert migration_refusals(migration, vmi({"name": "default", "masquerade": {}})) == []
+    assert migration_refusals(migration, None) == []  # KubeVirt answers for a VMI that does not exist
