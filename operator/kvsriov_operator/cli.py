@@ -23,6 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--standalone", action="store_true", help="no peering: act even if other replicas run")
     mode.add_argument("--peering", default=Knobs.peering_name, help="ClusterKopfPeering name (one active)")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--liveness",
+        metavar="URL",
+        help="serve kopf's liveness probe here, e.g. http://0.0.0.0:8080/healthz (default: none)",
+    )
     hooks = parser.add_argument_group("admission webhooks (README: Admission webhooks and certificates)")
     hooks.add_argument(
         "--webhook-server",
@@ -57,6 +62,7 @@ def run(
     standalone: bool = False,
     ready_flag: threading.Event | None = None,
     stop_flag: threading.Event | None = None,
+    liveness: str | None = None,
 ) -> None:
     """Run the operator until `stop_flag` (or a signal, when in the main thread): cluster-wide."""
     import kvsriov_operator.handlers  # noqa: F401  (registers the handlers)
@@ -69,6 +75,7 @@ def run(
             memo=kopf.Memo(clients=clients),
             ready_flag=ready_flag,
             stop_flag=stop_flag,
+            liveness_endpoint=liveness,
         )
     )
 
@@ -85,5 +92,9 @@ def main(argv: list[str]) -> int:
         cert_dir=args.webhook_cert_dir,
     )
     knobs = dataclasses.replace(Knobs(), peering_name=args.peering, webhook=webhook)
-    run(Clients(api=api_client(args.kubeconfig), knobs=knobs), standalone=args.standalone)
+    run(
+        Clients(api=api_client(args.kubeconfig), knobs=knobs),
+        standalone=args.standalone,
+        liveness=args.liveness,
+    )
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -223,14 +224,17 @@ def test_the_operator_does_its_job_with_its_own_permissions(cluster: Path, tmp_p
     operator_kubeconfig = token_kubeconfig(
         cluster, create_token(cluster, "kvsriov-operator"), tmp_path / "operator"
     )
-    port = free_port()
+    port, health = free_port(), f"http://127.0.0.1:{free_port()}/healthz"
     cmd = [sys.executable, "-m", "kvsriov.cli", "operator", "--", "--kubeconfig", str(operator_kubeconfig),
            "--standalone", "--webhook-server", "self-signed", "--webhook-host", "127.0.0.1",
-           "--webhook-port", str(port)]  # fmt: skip
+           "--webhook-port", str(port), "--liveness", health]  # fmt: skip
     log = tmp_path / "operator.log"
     with log.open("wb") as out:
         operator = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     try:
+        # The Deployment's livenessProbe: kopf answers while its loop runs.
+        wait_for(lambda: urllib.request.urlopen(health, timeout=5).status == 200, timeout=START_TIMEOUT_S,
+                 what="the operator's liveness endpoint")  # fmt: skip
         # kopf registers the webhook configuration with the operator's own RBAC.
         wait_for(
             lambda: kubectl(cluster, "get", "validatingwebhookconfiguration", WEBHOOKS).returncode == 0,
