@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         f"(default: {WATCH_TIMEOUT_SECONDS})",
     )
     parser.add_argument("--pci-ids", dest="agent_pci_ids", help="the PCI ID database (default: the system's)")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="serve Prometheus metrics on this port at /metrics (default: 0, off)",
+    )
     sub = parser.add_subparsers(dest="command")
     probe = sub.add_parser(
         "probe", help="print, read-only, what the agent would write to SriovHost/SriovPhysicalNic status"
@@ -188,6 +194,11 @@ def _run(args: argparse.Namespace) -> int:
         watch_netlink=Path(args.host_root).resolve() == Path("/"),
         watch_timeout=args.watch_timeout,
     )
+    if args.metrics_port:
+        from kvsriov_agent.metrics import AgentMetrics
+
+        reconciler.metrics = AgentMetrics(args.node)
+        reconciler.metrics.serve(args.metrics_port)
     if not args.no_device_plugin:
         _start_device_plugins(args, host, reconciler, lambda: agent.wakeups.put("kubelet"))
     try:

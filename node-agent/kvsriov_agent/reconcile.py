@@ -38,6 +38,7 @@ from kvsriov_agent.podresources import PodResourcesClient, PodResourcesUnavailab
 
 if TYPE_CHECKING:
     from kvsriov_agent.deviceplugin.manager import DevicePlugins
+    from kvsriov_agent.metrics import AgentMetrics
 
 log = logging.getLogger(__name__)
 PODS = ResourcePath("", "v1", "pods")
@@ -58,6 +59,8 @@ class Reconciler:
     writes: int = 0
     #: The kubelet device plugins (issue 6): told of every PF each pass; None when not serving them.
     plugins: DevicePlugins | None = None
+    #: Prometheus counters (--metrics-port); None when not served.
+    metrics: AgentMetrics | None = None
     #: Events of a finished change, recorded once its status is written: the status is what a user
     #: (or the operator) waits for, so no other round trip to the API server goes before it.
     _after_status: list[tuple[Obj, str, str, str]] = field(default_factory=list)
@@ -189,6 +192,8 @@ class Reconciler:
             sliced = time.monotonic()
             if spec.num_vfs:
                 binding.bind_vfs(self.host, pci, spec.vf_driver)
+            if self.metrics is not None:
+                self.metrics.sliced(status.interface or "", time.monotonic() - began)
             log.info(
                 "%s: %d -> %d VFs (writes %s) in %.2f s, binding to %s %.2f s",
                 status.interface, status.num_vfs,

@@ -143,11 +143,16 @@ class Agent:
                 return
             host_obj = self.hosts.snapshot().get(self.reconciler.node)
             before, began = self.reconciler.writes, time.monotonic()
+            metrics = self.reconciler.metrics
             try:
                 self.reconciler.run(host_obj, self.nics.snapshot())
                 took = time.monotonic() - began
                 log.info("pass complete: %d writes in %.2f s", self.reconciler.writes - before, took)
+                if metrics is not None:
+                    metrics.pass_done(failed=False)
             except (ApiError, OSError) as err:
+                if metrics is not None:
+                    metrics.pass_done(failed=True)
                 log.warning("reconcile failed: %s; retrying in %.1fs", err, retry)
                 next_pass = time.monotonic() + retry
                 retry = min(retry * 2, RETRY_MAX_S)

@@ -31,6 +31,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import kubernetes
@@ -59,12 +60,37 @@ class L2Interest:
         self.listed = frozenset(listed)
 
 
+@dataclass(frozen=True)
+class NicCounts:
+    """A PF's VF counts from its status, for the metrics (metrics.py), not for readiness."""
+
+    node: str
+    interface: str
+    total: int
+    num: int
+    available: int
+    allocated: int
+
+    @classmethod
+    def from_body(cls, body: Obj) -> NicCounts:
+        spec, status = body.get("spec") or {}, body.get("status") or {}
+        return cls(
+            node=str(spec.get("nodeName", "")),
+            interface=str(spec.get("interface", "")),
+            total=int(status.get("totalVfs") or 0),
+            num=int(status.get("numVfs") or 0),
+            available=int(status.get("vfsAvailable") or 0),
+            allocated=sum(1 for vf in status.get("vfs") or [] if vf.get("allocated")),
+        )
+
+
 class ClusterCache:
     """NICs, Node labels, L2 specs and L3 networks, kept by one list+watch thread per kind."""
 
     def __init__(self) -> None:
         self.nics: dict[str, dict[str, NicView]] = {}  # interface -> NIC name -> view
         self.nic_interface: dict[str, str] = {}  # NIC name -> interface
+        self.nic_counts: dict[str, NicCounts] = {}  # NIC name -> its VF counts (metrics only)
         self.nodes: dict[str, dict[str, str]] = {}  # node name -> labels
         self.l2: dict[str, L2Interest] = {}  # L2 network name -> what its worker evaluated
         self.l2_specs: dict[str, Obj] = {}  # L2 network name -> its metadata.name/generation and spec
@@ -211,7 +237,7 @@ class ClusterCache:
 
     def _relisted(self, kind: str, items: list[Obj], apply: Callable[[str, Obj], None]) -> None:
         if kind == "nics":
-            self.nics, self.nic_interface = {}, {}
+            self.nics, self.nic_interface, self.nic_counts = {}, {}, {}
         elif kind == "nodes":
             self.nodes = {}
         elif kind == "l2":
@@ -240,10 +266,12 @@ class ClusterCache:
         old_interface = self.nic_interface.pop(name, None)
         old = self.nics.get(old_interface, {}).pop(name, None) if old_interface is not None else None
         new = None
+        self.nic_counts.pop(name, None)
         if type_ != "DELETED":
             new = NicView.from_body(obj)
             self.nics.setdefault(new.interface, {})[name] = new
             self.nic_interface[name] = new.interface
+            self.nic_counts[name] = NicCounts.from_body(obj)
         if new != old and self.synced.is_set():
             for interface in {v.interface for v in (old, new) if v is not None}:
                 for l2_name, interest in self.l2.items():

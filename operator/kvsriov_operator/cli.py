@@ -24,6 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--peering", default=Knobs.peering_name, help="ClusterKopfPeering name (one active)")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="serve Prometheus metrics on this port at /metrics (default: 0, off)",
+    )
+    parser.add_argument(
         "--liveness",
         metavar="URL",
         help="serve kopf's liveness probe here, e.g. http://0.0.0.0:8080/healthz (default: none)",
@@ -92,9 +98,8 @@ def main(argv: list[str]) -> int:
         cert_dir=args.webhook_cert_dir,
     )
     knobs = dataclasses.replace(Knobs(), peering_name=args.peering, webhook=webhook)
-    run(
-        Clients(api=api_client(args.kubeconfig), knobs=knobs),
-        standalone=args.standalone,
-        liveness=args.liveness,
-    )
+    clients = Clients(api=api_client(args.kubeconfig), knobs=knobs)
+    if args.metrics_port:
+        clients.metrics.serve(args.metrics_port)
+    run(clients, standalone=args.standalone, liveness=args.liveness)
     return 0

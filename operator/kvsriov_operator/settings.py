@@ -22,6 +22,7 @@ import kubernetes
 from kvsriov.api.constants import GROUP
 from kvsriov_operator import tls
 from kvsriov_operator.cache import ClusterCache
+from kvsriov_operator.metrics import OperatorMetrics
 from kvsriov_operator.workers import Wakeups
 
 WebhookMode = Literal["self-signed", "cert-manager", "none"]
@@ -95,6 +96,11 @@ class Clients:
     rendered: dict[str, Mapping[str, dict[str, Any]]] = field(default_factory=dict)
     """L3 network -> the NADs its worker last converged to (namespace/name -> body): a NAD event
     that shows exactly that is our own write's echo and wakes nobody (handlers/l3.py)."""
+    metrics: OperatorMetrics = field(init=False)
+    """Prometheus metrics over `cache` and the workers' outcomes (served when the CLI asks)."""
+
+    def __post_init__(self) -> None:
+        self.metrics = OperatorMetrics(self.cache)
 
     @property
     def custom(self) -> kubernetes.client.CustomObjectsApi:

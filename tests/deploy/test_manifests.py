@@ -66,6 +66,7 @@ def test_agent_shares_only_what_it_needs_of_the_host() -> None:
     [container] = pod["containers"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["args"][:3] == ["agent", "--node", "$(NODE_NAME)"]
+    assert "--metrics-port=9479" in container["args"]
     assert container["env"][0]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
     assert container["resources"]["limits"]["memory"]
 

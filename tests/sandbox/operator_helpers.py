@@ -21,14 +21,15 @@ SELECTOR = {"kvsriov.io/sriov": "true"}
 
 
 @contextmanager
-def running_operator(api: kubernetes.client.ApiClient, knobs: Knobs | None = None) -> Iterator[None]:
+def running_operator(api: kubernetes.client.ApiClient, knobs: Knobs | None = None) -> Iterator[Clients]:
     """The operator exactly as `kvsriov operator` runs it (standalone), embedded in a thread."""
     ready, stop = threading.Event(), threading.Event()
     errors: list[BaseException] = []
+    clients = Clients(api=api, knobs=knobs or Knobs())
 
     def target() -> None:
         try:
-            run(Clients(api=api, knobs=knobs or Knobs()), standalone=True, ready_flag=ready, stop_flag=stop)
+            run(clients, standalone=True, ready_flag=ready, stop_flag=stop)
         except BaseException as exc:  # reported by the test, not lost in the thread
             errors.append(exc)
             ready.set()
@@ -38,7 +39,7 @@ def running_operator(api: kubernetes.client.ApiClient, knobs: Knobs | None = Non
     assert ready.wait(30), "the operator did not become ready"
     assert not errors, f"the operator failed to start: {errors[0]!r}"
     try:
-        yield
+        yield clients
     finally:
         stop.set()
         thread.join(30)

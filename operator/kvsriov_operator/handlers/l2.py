@@ -66,7 +66,9 @@ async def l2_worker(
             # Registered before computing: a NIC or Node change from now on wakes us again.
             cache.l2[name] = L2Interest(interface, selector, _listed(last_status))
             nics = cache.nics_on(interface)
-            new = await asyncio.to_thread(_refresh, memo.clients, current, cache.node_labels(), nics)
+            with memo.clients.metrics.reconciling("l2"):
+                new = await asyncio.to_thread(_refresh, memo.clients, current, cache.node_labels(), nics)
+            memo.clients.metrics.l2_nodes[name] = _node_counts(new)
             cache.l2[name] = L2Interest(interface, selector, _listed(new))
             event = effectiveness_event(last_status, new)
             if event is not None:
@@ -75,6 +77,14 @@ async def l2_worker(
     finally:
         wakeups.unregister("l2", name, wake)
         cache.l2.pop(name, None)
+        memo.clients.metrics.l2_nodes.pop(name, None)
+
+
+def _node_counts(status: dict[str, Any]) -> tuple[int, int]:
+    """(nodes where SR-IOV is effective, nodes selected) from an L2 status."""
+    nodes = status.get("nodes") or {}
+    sliced = len(nodes.get("sliced") or [])
+    return sliced, sliced + len(nodes.get("notSliced") or [])
 
 
 @kopf.on.update(*L2)

@@ -94,11 +94,19 @@ async def l3_worker(
             l2_body = cache.l2_body(l2_name)
             rendered.pop(name, None)  # until it announces its render, any NAD event wakes it
             loop = asyncio.get_running_loop()
-            outcome = await asyncio.to_thread(reevaluate_l3, memo.clients, current, siblings, l2_body, loop)
+            with memo.clients.metrics.reconciling("l3"):
+                outcome = await asyncio.to_thread(
+                    reevaluate_l3, memo.clients, current, siblings, l2_body, loop
+                )
             last_status = outcome.status
+            memo.clients.metrics.l3_ready[name] = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in last_status.get("conditions") or []
+            )
     finally:
         wakeups.unregister("l3", name, wake)
         rendered.pop(name, None)
+        memo.clients.metrics.l3_ready.pop(name, None)
 
 
 @kopf.on.update(*L3)
