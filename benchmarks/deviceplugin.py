@@ -26,6 +26,7 @@ import argparse
 import os
 
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # not grpc's INFO lines about closed streams
+import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +41,12 @@ EM1 = "kvsriov.io/em1"
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -124,7 +131,8 @@ def main() -> None:
             cmd = [sys.executable, "-m", "kvsriov.cli", "agent", "--node", "node-1",
                    "--kubeconfig", str(kubeconfig), "--host-root", str(sim),
                    "--pod-resources-socket", str(pods.socket_path),
-                   "--device-plugin-dir", str(tmp / "dp"), "--devinfo-dir", str(tmp / "devinfo")]  # fmt: skip
+                   "--device-plugin-dir", str(tmp / "dp"), "--devinfo-dir", str(tmp / "devinfo"),
+                   "--metrics-port", str(free_port())]  # fmt: skip  (as the DaemonSet runs it)
             log = (tmp / "agent.log").open("wb")
             agent = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
             try:
