@@ -61,8 +61,14 @@ def create_token(admin: Path, service_account: str, *bound_to_pod: str) -> str:
 
 HELM_CHART = PROJECT_ROOT / "deploy" / "helm" / "kvsriov"
 HELM_BUILD = PROJECT_ROOT / "hack" / "helm" / "build.sh"
-#: `helm template` has no cluster to ask: the version of the real kube-apiserver the tests run.
-KUBE = ("--kube-version", "1.34.4")
+#: `helm template` has no cluster to ask: the version of the real kube-apiserver the tests run, and
+#: the APIs of the prerequisites the chart looks for (Multus, whereabouts, KubeVirt).
+KUBE = (
+    "--kube-version", "1.34.4",
+    "--api-versions", "k8s.cni.cncf.io/v1",
+    "--api-versions", "whereabouts.cni.cncf.io/v1alpha1",
+    "--api-versions", "kubevirt.io/v1",
+)  # fmt: skip
 
 
 def helm_binary() -> Path | str:

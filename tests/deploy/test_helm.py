@@ -87,3 +87,17 @@ def test_release_namespace_reaches_every_reference(helm: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "kvsriov-system" not in done.stdout
     assert "--webhook-host=kvsriov-operator.sriov.svc" in done.stdout
+
+
+def test_missing_prerequisites_refuse_the_install_by_name(helm: Path) -> None:
+    def template(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(helm), "template", "kvsriov", str(HELM_CHART), "-n", "kvsriov-system", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    no_multus = ("--api-versions", "whereabouts.cni.cncf.io/v1alpha1", "--api-versions", "kubevirt.io/v1")
+    refused = template("--kube-version", "1.34.4", *no_multus)
+    assert refused.returncode != 0
+    needs = "kvsriov needs Multus (NetworkAttachmentDefinition), but this cluster does not serve"
+    assert f"{needs} k8s.cni.cncf.io/v1" in refused.stderr
+    opted_out = template("--kube-version", "1.34.4", "--set", "prerequisites.check=false")
+    assert opted_out.returncode == 0, opted_out.stderr
