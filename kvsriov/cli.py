@@ -101,6 +101,12 @@ def _doctor(argv: list[str]) -> int:
     return doctor_main(argv)
 
 
+def _vm(argv: list[str]) -> int:
+    from kvsriov.vmcli import main as vm_main
+
+    return vm_main(argv, prog="kvsriov vm")
+
+
 def _operator(argv: list[str]) -> int:
     from kvsriov_operator.cli import main as operator_main
 
@@ -126,7 +132,7 @@ def _simhost(args: argparse.Namespace) -> int:
 
 
 #: These parse their own options (see their modules): the image's two entry points and the doctor.
-ENTRY_POINTS = {"agent": _agent, "operator": _operator, "doctor": _doctor}
+ENTRY_POINTS = {"agent": _agent, "operator": _operator, "doctor": _doctor, "vm": _vm}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("agent", help="the node agent (see `kvsriov agent --help`)")
     sub.add_parser("operator", help="the operator (see `kvsriov operator --help`)")
     sub.add_parser("doctor", help="read-only: can this host give VFs to VMs, and what to fix")
+    sub.add_parser("vm", help="VM helpers, also `kubectl kvsriov`: nics, attach-vf")
     return parser
 
 

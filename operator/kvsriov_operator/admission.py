@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from kvsriov import kubevirt
 from kvsriov.api.errors import FieldError, field_errors
 from kvsriov.api.ipam import Ipam
 from kvsriov.api.l2 import SriovL2Network
@@ -171,16 +172,6 @@ def nic_refusals(
     )
 
 
-def vf_nics(vmi: Mapping[str, Any]) -> list[str]:
-    """`<interface> on <Multus network>` for each SR-IOV interface of a KubeVirt VMI (or VM template)."""
-    spec = vmi.get("spec") or {}
-    networks = {
-        n.get("name"): (n.get("multus") or {}).get("networkName", "") for n in spec.get("networks") or []
-    }
-    interfaces = ((spec.get("domain") or {}).get("devices") or {}).get("interfaces") or []
-    return [f"{i.get('name')} on {networks.get(i.get('name')) or '?'}" for i in interfaces if "sriov" in i]
-
-
 def migration_refusals(vmim: Mapping[str, Any], vmi: Mapping[str, Any] | None) -> list[FieldError]:
     """The reference rule: a running VM with a VF NIC cannot live-migrate (nor storage-migrate).
 
@@ -190,7 +181,7 @@ def migration_refusals(vmim: Mapping[str, Any], vmi: Mapping[str, Any] | None) -
     """
     if vmi is None:
         return []  # KubeVirt refuses a migration of a VMI that does not exist, in its own words
-    nics = vf_nics(vmi)
+    nics = [f"{nic.name} on {nic.network}" for nic in kubevirt.vf_nics(vmi)]
     if not nics:
         return []
     name = f"{vmi['metadata'].get('namespace')}/{vmi['metadata']['name']}"

@@ -1,0 +1,50 @@
+"""What kvsriov reads and writes of KubeVirt objects (kubevirt.io/v1): a VM's NICs and their types.
+
+Pure functions over the objects as dicts, shared by the operator's VM rules (a VM with a VF NIC
+does not migrate) and the `kubectl kvsriov` VM helpers. KubeVirt's conventions: an interface
+with `sriov: {}` is a VF passed through to the guest, bound to the Multus network of the same
+name in `spec.networks` (`multus.networkName`, `<namespace>/<NAD>` or `<NAD>`); every other
+binding (masquerade, bridge, ...) is a virtual NIC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Obj = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class VmNic:
+    name: str
+    is_vf: bool
+    #: The Multus network (`ns/nad`), or "(pod network)".
+    network: str
+
+
+def vmi_spec(obj: Obj) -> Obj:
+    """The VMI spec of a VirtualMachineInstance, or of a VirtualMachine's template."""
+    spec = obj.get("spec") or {}
+    return ((spec.get("template") or {}).get("spec") or {}) if obj.get("kind") == "VirtualMachine" else spec
+
+
+def nics(obj: Obj) -> list[VmNic]:
+    spec = vmi_spec(obj)
+    networks = {n.get("name"): n for n in spec.get("networks") or []}
+    out = []
+    for interface in ((spec.get("domain") or {}).get("devices") or {}).get("interfaces") or []:
+        network = networks.get(interface.get("name")) or {}
+        multus = (network.get("multus") or {}).get("networkName")
+        out.append(VmNic(str(interface.get("name")), "sriov" in interface, multus or "(pod network)"))
+    return out
+
+
+def vf_nics(obj: Obj) -> list[VmNic]:
+    return [nic for nic in nics(obj) if nic.is_vf]
+
+
+def qualified(network: str, namespace: str) -> str:
+    """Multus accepts `nad` for the pod's own namespace; compare networks as `ns/nad`."""
+    return network if "/" in network else f"{namespace}/{network}"

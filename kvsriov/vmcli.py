@@ -1,0 +1,242 @@
+"""`kubectl kvsriov` (a kubectl plugin: the executable kubectl-kvsriov) and `kvsriov vm`: VM helpers.
+
+  nics VM        a VM's NICs: VF or vNIC, and for a VF its node, PF, VF index and PCI address
+  attach-vf VM   add a VF NIC on an SR-IOV L3 network to a VM's spec
+
+Where a VF is: the virt-launcher pod's `k8s.v1.cni.cncf.io/network-status` annotation, which
+Multus fills from the device plugin's device-information file (`device-info.pci.pci-address`,
+device-info-spec), then the SriovPhysicalNic whose status lists that VF on the pod's node.
+The cluster comes from $KUBECONFIG (or ~/.kube/config, or the pod's service account), as for kubectl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from kvsriov import kubevirt
+from kvsriov.api.constants import GROUP, VERSION
+
+NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
+POD_NETWORK = "(pod network)"
+
+
+class Refusal(Exception):
+    """What the user asked cannot be done; the message says why and what to do."""
+
+
+class Cluster:
+    """The few reads and one patch the helpers make, through the official client."""
+
+    def __init__(self) -> None:
+        import kubernetes
+
+        try:
+            kubernetes.config.load_kube_config()
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_incluster_config()
+        self.custom = kubernetes.client.CustomObjectsApi()
+        self.core = kubernetes.client.CoreV1Api()
+        self.not_found = kubernetes.client.ApiException
+
+    def vm(self, namespace: str, name: str) -> dict[str, Any]:
+        try:
+            return dict(
+                self.custom.get_namespaced_custom_object(
+                    "kubevirt.io", "v1", namespace, "virtualmachines", name
+                )
+            )
+        except self.not_found as exc:
+            if exc.status == 404:
+                raise Refusal(f"VirtualMachine {namespace}/{name} not found") from None
+            raise
+
+    def vmi_exists(self, namespace: str, name: str) -> bool:
+        try:
+            self.custom.get_namespaced_custom_object(
+                "kubevirt.io", "v1", namespace, "virtualmachineinstances", name
+            )
+        except self.not_found as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def launcher_pod(self, namespace: str, vm: str) -> Any | None:
+        pods = self.core.list_namespaced_pod(namespace, label_selector=f"vm.kubevirt.io/name={vm}").items
+        pods = (
+            pods or self.core.list_namespaced_pod(namespace, label_selector=f"kubevirt.io/domain={vm}").items
+        )
+        return pods[0] if pods else None
+
+    def l3(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.custom.get_cluster_custom_object(GROUP, VERSION, "sriovl3networks", name))
+        except self.not_found as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def nics(self) -> list[dict[str, Any]]:
+        return list(self.custom.list_cluster_custom_object(GROUP, VERSION, "sriovphysicalnics")["items"])
+
+    def patch_vm(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        """A merge patch carrying the VM's resourceVersion: a VM changed meanwhile is a 409, not lost."""
+        self.custom.patch_namespaced_custom_object(
+            "kubevirt.io", "v1", namespace, "virtualmachines", name, patch
+        )
+
+
+# -- nics ----------------------------------------------------------------------------------------
+
+
+def vf_addresses(pod: Any | None) -> dict[str, str]:
+    """Multus network (`ns/nad`) -> the VF's PCI address, from the pod's network-status."""
+    if pod is None:
+        return {}
+    raw = (pod.metadata.annotations or {}).get(NETWORK_STATUS)
+    try:
+        entries = json.loads(raw) if raw else []
+    except json.JSONDecodeError:
+        return {}
+    out = {}
+    for entry in entries:
+        pci = ((entry.get("device-info") or {}).get("pci") or {}).get("pci-address")
+        if pci and entry.get("name"):
+            out[kubevirt.qualified(entry["name"], pod.metadata.namespace)] = pci
+    return out
+
+
+def vf_locations(nics: list[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[str, int]]:
+    """(node, VF PCI address) -> (PF interface, VF index), from every SriovPhysicalNic status."""
+    out = {}
+    for nic in nics:
+        status = nic.get("status") or {}
+        node = (nic.get("spec") or {}).get("nodeName", "")
+        for vf in status.get("vfs") or []:
+            out[(node, vf.get("pciAddress", ""))] = (
+                (nic.get("spec") or {}).get("interface", ""),
+                vf.get("index"),
+            )
+    return out
+
+
+def nic_rows(cluster: Cluster, namespace: str, name: str) -> list[list[str]]:
+    vm = cluster.vm(namespace, name)
+    pod = cluster.launcher_pod(namespace, name)
+    node = pod.spec.node_name if pod is not None and pod.spec else None
+    addresses = vf_addresses(pod)
+    where = vf_locations(cluster.nics()) if addresses else {}
+    rows = [["NAME", "TYPE", "NETWORK", "NODE", "PF", "VF", "PCI"]]
+    for nic in kubevirt.nics(vm):
+        if not nic.is_vf:
+            rows.append([nic.name, "vNIC", nic.network, node or "-", "-", "-", "-"])
+            continue
+        network = kubevirt.qualified(nic.network, namespace)
+        pci = addresses.get(network)
+        pf, index = where.get((node or "", pci or ""), ("-", None))
+        rows.append(
+            [
+                nic.name,
+                "VF",
+                network,
+                node or "(not running)",
+                pf,
+                "-" if index is None else str(index),
+                pci or "-",
+            ]
+        )
+    return rows
+
+
+# -- attach-vf -----------------------------------------------------------------------------------
+
+
+def attach_vf_patch(
+    vm: Mapping[str, Any], namespace: str, l3: Mapping[str, Any] | None, l3_name: str, iface: str
+) -> dict[str, Any]:
+    """The patch that gives `vm` a VF NIC on `l3`; refused with what to do when it cannot work."""
+    if l3 is None:
+        raise Refusal(f"SriovL3Network {l3_name} not found (kubectl get sriovl3networks)")
+    status = l3.get("status") or {}
+    if not status.get("sriovEnabled"):
+        raise Refusal(
+            f"SR-IOV is off on SriovL3Network {l3_name} (or on its L2 network): a VF NIC needs it on; "
+            f"see `kubectl describe sriovl3network {l3_name}`"
+        )
+    targets = (l3.get("spec") or {}).get("namespaces") or ["default"]
+    if namespace not in targets:
+        raise Refusal(
+            f"SriovL3Network {l3_name} renders its NetworkAttachmentDefinition in {', '.join(targets)}, "
+            f"not in {namespace}: add {namespace} to its spec.namespaces"
+        )
+    existing = kubevirt.nics(vm)
+    if any(nic.name == iface for nic in existing):
+        raise Refusal(
+            f"VirtualMachine {namespace}/{vm['metadata']['name']} already has a NIC named {iface}; use --name"
+        )
+    spec = kubevirt.vmi_spec(vm)
+    interfaces = list(((spec.get("domain") or {}).get("devices") or {}).get("interfaces") or [])
+    networks = list(spec.get("networks") or [])
+    interfaces.append({"name": iface, "sriov": {}})
+    networks.append({"name": iface, "multus": {"networkName": f"{namespace}/{l3_name}"}})
+    # Lists are replaced whole by a merge patch: the resourceVersion makes a concurrent edit a 409.
+    return {
+        "metadata": {"resourceVersion": vm["metadata"].get("resourceVersion")},
+        "spec": {
+            "template": {"spec": {"domain": {"devices": {"interfaces": interfaces}}, "networks": networks}}
+        },
+    }
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="kvsriov helpers for KubeVirt VMs with VF NICs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    nics = sub.add_parser(
+        "nics", help="a VM's NICs: VF or vNIC; for a VF its node, PF, VF index, PCI address"
+    )
+    nics.add_argument("vm")
+    attach = sub.add_parser("attach-vf", help="add a VF NIC on an SR-IOV L3 network to a VM")
+    attach.add_argument("vm")
+    attach.add_argument("--network", required=True, help="the SriovL3Network")
+    attach.add_argument("--name", help="the interface name (default: the L3 network's name)")
+    for command in (nics, attach):
+        command.add_argument("-n", "--namespace", default="default")
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "kubectl kvsriov") -> int:
+    args = build_parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        cluster = Cluster()
+        if args.command == "nics":
+            print(table(nic_rows(cluster, args.namespace, args.vm)))
+            return 0
+        vm = cluster.vm(args.namespace, args.vm)
+        iface = args.name or args.network
+        patch = attach_vf_patch(vm, args.namespace, cluster.l3(args.network), args.network, iface)
+        cluster.patch_vm(args.namespace, args.vm, patch)
+        when = (
+            "it takes effect when the VM restarts (virtctl restart)"
+            if cluster.vmi_exists(args.namespace, args.vm)
+            else "the VM gets it when it starts"
+        )
+        added = f"VF NIC {iface} on {args.namespace}/{args.network} added"
+        print(f"virtualmachine {args.namespace}/{args.vm}: {added}; {when}")
+        return 0
+    except Refusal as refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 1
