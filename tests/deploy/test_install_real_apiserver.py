@@ -67,6 +67,17 @@ def node_and_agent_pod(admin: Path, node: str) -> str:
     return pod
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def assert_never_forbidden(log: Path) -> None:
+    """No request of the process was refused by RBAC or the policy while it did its job."""
+    text = log.read_text()
+    assert "forbidden" not in text.lower(), text  # not "403": log timestamps have milliseconds
+
+
 def host(node: str) -> str:
     return yaml.safe_dump(
         {"apiVersion": "kvsriov.io/v1alpha1", "kind": "SriovHost", "metadata": {"name": node}}
@@ -213,10 +224,8 @@ def test_the_agent_does_its_job_with_its_own_permissions(cluster: Path, tmp_path
                 timeout=START_TIMEOUT_S, what="the agent slicing em1 and reporting it",
             )  # fmt: skip
         finally:
-            agent.terminate()
-            agent.wait(timeout=20)
-    text = log.read_text()
-    assert "forbidden" not in text.lower(), text  # not "403": log timestamps have milliseconds
+            stop(agent)
+    assert_never_forbidden(log)
     assert em1["spec"]["nodeName"] == "node-1"
 
 
@@ -260,7 +269,5 @@ def test_the_operator_does_its_job_with_its_own_permissions(cluster: Path, tmp_p
             timeout=START_TIMEOUT_S, what="the L3 network's status written by the operator",
         )  # fmt: skip
     finally:
-        operator.terminate()
-        operator.wait(timeout=30)
-    text = log.read_text()
-    assert "forbidden" not in text.lower(), text  # not "403": log timestamps have milliseconds
+        stop(operator)
+    assert_never_forbidden(log)
