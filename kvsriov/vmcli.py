@@ -93,8 +93,12 @@ class Cluster:
 # -- nics ----------------------------------------------------------------------------------------
 
 
-def vf_addresses(pod: Any | None) -> dict[str, str]:
-    """Multus network (`ns/nad`) -> the VF's PCI address, from the pod's network-status."""
+def vf_addresses(pod: Any | None) -> dict[str, list[str]]:
+    """Multus network (`ns/nad`) -> the VFs' PCI addresses in attachment order, from network-status.
+
+    A VM may have several VF NICs on one network; Multus attaches them in the order of the VM's
+    networks, so the n-th VF NIC on a network is its n-th entry.
+    """
     if pod is None:
         return {}
     raw = (pod.metadata.annotations or {}).get(NETWORK_STATUS)
@@ -102,11 +106,11 @@ def vf_addresses(pod: Any | None) -> dict[str, str]:
         entries = json.loads(raw) if raw else []
     except json.JSONDecodeError:
         return {}
-    out = {}
+    out: dict[str, list[str]] = {}
     for entry in entries:
         pci = ((entry.get("device-info") or {}).get("pci") or {}).get("pci-address")
         if pci and entry.get("name"):
-            out[kubevirt.qualified(entry["name"], pod.metadata.namespace)] = pci
+            out.setdefault(kubevirt.qualified(entry["name"], pod.metadata.namespace), []).append(pci)
     return out
 
 
@@ -136,7 +140,8 @@ def nic_rows(cluster: Cluster, namespace: str, name: str) -> list[list[str]]:
             rows.append([nic.name, "vNIC", nic.network, node or "-", "-", "-", "-"])
             continue
         network = kubevirt.qualified(nic.network, namespace)
-        pci = addresses.get(network)
+        remaining = addresses.get(network) or []
+        pci = remaining.pop(0) if remaining else None
         pf, index = where.get((node or "", pci or ""), ("-", None))
         rows.append(
             [

@@ -126,6 +126,32 @@ def test_nics_shows_each_nic_type_and_the_vf_behind_it(kubeconfig: Path, cluster
     assert rows[2] == ["vf1", "VF", "default/l3-vlan100", "node-2", "em2", "0", VF_PCI]
 
 
+def test_two_vf_nics_on_one_network_get_their_own_vfs(kubeconfig: Path, cluster: Any) -> None:
+    assert (
+        kubectl(
+            kubeconfig, "kvsriov", "attach-vf", "vm-a", "--network", "l3-vlan100", "--name", "vf2"
+        ).returncode
+        == 0
+    )
+    core = kubernetes.client.CoreV1Api(cluster.api_client)
+    pod = core.read_namespaced_pod("virt-launcher-vm-a-abcde", "default")
+    status = json.loads(pod.metadata.annotations["k8s.v1.cni.cncf.io/network-status"])
+    status.append(
+        {
+            "name": "default/l3-vlan100",
+            "interface": "net2",
+            "device-info": {"type": "pci", "pci": {"pci-address": "0000:03:10.3"}},
+        }
+    )
+    core.patch_namespaced_pod(
+        pod.metadata.name,
+        "default",
+        {"metadata": {"annotations": {"k8s.v1.cni.cncf.io/network-status": json.dumps(status)}}},
+    )
+    rows = [line.split() for line in kubectl(kubeconfig, "kvsriov", "nics", "vm-a").stdout.splitlines()]
+    assert [(r[0], r[5], r[6]) for r in rows[2:]] == [("vf1", "0", VF_PCI), ("vf2", "1", "0000:03:10.3")]
+
+
 def test_attach_vf_adds_the_interface_and_its_network(kubeconfig: Path, cluster: Any) -> None:
     done = kubectl(kubeconfig, "kvsriov", "attach-vf", "vm-a", "--network", "l3-vlan100", "--name", "vf2")
     assert done.returncode == 0, done.stderr
