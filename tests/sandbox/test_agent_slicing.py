@@ -77,8 +77,11 @@ def test_slice_reslice_restore(
         set_vfs(client, EM1, 0)
         wait_for(lambda: sliced(client, EM1, 0), timeout=SLICE_TIMEOUT, what="em1 restored")
         assert numvfs(sim, "0000:03:00.0") == 0
-        reasons = [e["reason"] for e in events_for(client, EM1)]
-        assert reasons.count("Sliced") >= 3
+        # One Sliced Event per change, each recorded just after its status write.
+        wait_for(
+            lambda: [e["reason"] for e in events_for(client, EM1)].count("Sliced") >= 3,
+            what="a Sliced Event for each of the three changes",
+        )
 
 
 def test_limits_and_bond_rule(
@@ -128,8 +131,12 @@ def test_forced_restore_records_the_vms_that_lost_a_nic(
         set_vfs(client, EM1, 0, force=True)
         obj = wait_for(lambda: sliced(client, EM1, 0), timeout=SLICE_TIMEOUT, what="forced restore")
         assert "VM default/vm1" in condition(obj, "Sliced")["message"]
-        assert any(
-            e["reason"] == "ForcedVFsRemoved" and "vm1" in e["message"] for e in events_for(client, EM1)
+        # The Event follows the status write (reconcile.py: what a user waits for goes first).
+        wait_for(
+            lambda: any(
+                e["reason"] == "ForcedVFsRemoved" and "vm1" in e["message"] for e in events_for(client, EM1)
+            ),
+            what="the ForcedVFsRemoved Event naming vm1",
         )
 
 
