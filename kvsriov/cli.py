@@ -43,12 +43,12 @@ def _crds(args: argparse.Namespace) -> int:
 
 
 def _generated(
-    check: bool, what: Path, command: str, stale: list[str], write: Callable[[], list[Path]]
+    check: bool, what: Path, command: str, stale: Callable[[], list[str]], write: Callable[[], list[Path]]
 ) -> int:
     """The --check / write protocol shared by the generated files other than the CRDs."""
     if check:
-        if stale:
-            sys.stdout.write("".join(stale))
+        if diffs := stale():
+            sys.stdout.write("".join(diffs))
             print(f"\n{what} is stale: run `{command}` and commit the result.", file=sys.stderr)
             return 1
         print(f"{what} is current.")
@@ -65,7 +65,7 @@ def _protos(args: argparse.Namespace) -> int:
     from kvsriov import protogen
 
     return _generated(
-        args.check, protogen.PROTO_DIR, "kvsriov protos generate", protogen.stale(), protogen.write
+        args.check, protogen.PROTO_DIR, "kvsriov protos generate", protogen.stale, protogen.write
     )
 
 
@@ -73,7 +73,7 @@ def _argocd(args: argparse.Namespace) -> int:
     from kvsriov import argocdgen
 
     return _generated(
-        args.check, argocdgen.OUTPUT, "kvsriov argocd generate", argocdgen.stale(), argocdgen.write
+        args.check, argocdgen.OUTPUT, "kvsriov argocd generate", argocdgen.stale, argocdgen.write
     )
 
 

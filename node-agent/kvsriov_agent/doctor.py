@@ -49,9 +49,10 @@ def host_findings(status: SriovHostStatus) -> list[Finding]:
             continue
         passed = {"True": True, "False": False}.get(condition.status)
         detail = (
-            f"{status.iommu.vendor}, {status.iommu.groups} groups" if condition.type == "IOMMUReady" else ""
+            f"{status.iommu.vendor}, {status.iommu.groups} groups"
+            if condition.type == HostConditionType.IOMMU_READY
+            else f"evidence: {status.interrupt_remapping.source}"
         )
-        detail = detail or f"evidence: {status.interrupt_remapping.source}"
         out.append(
             Finding(
                 passed,

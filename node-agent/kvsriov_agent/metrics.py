@@ -9,7 +9,6 @@ operator's metrics (it watches every SriovPhysicalNic already).
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -94,5 +93,5 @@ def _histogram(name: str, labels: str, buckets: list[int], total: float, count: 
     for bound, n in zip(SLICING_BUCKETS, buckets, strict=True):
         yield f'{name}_bucket{{{labels},le="{bound}"}} {n}'
     yield f'{name}_bucket{{{labels},le="+Inf"}} {count}'
-    yield f"{name}_sum{{{labels}}} {total if math.isfinite(total) else 0}"
+    yield f"{name}_sum{{{labels}}} {total}"
     yield f"{name}_count{{{labels}}} {count}"

@@ -172,11 +172,11 @@ def nic_refusals(
     )
 
 
-def migration_refusals(vmim: Mapping[str, Any], vmi: Mapping[str, Any] | None) -> list[FieldError]:
+def migration_refusals(vmi: Mapping[str, Any] | None) -> list[FieldError]:
     """The reference rule: a running VM with a VF NIC cannot live-migrate (nor storage-migrate).
 
-    The VF is a physical function of this host's NIC passed through to the guest: there is no
-    state to carry to another host. (KubeVirt also marks such VMIs not LiveMigratable; refusing
+    The VF is a function of this host's NIC passed through to the guest: there is no state to
+    carry to another host. (KubeVirt also marks such VMIs not LiveMigratable; refusing
     the migration object says why at the moment it is asked for.)
     """
     if vmi is None:

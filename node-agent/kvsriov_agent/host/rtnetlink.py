@@ -77,10 +77,10 @@ def format_mac(raw: bytes) -> str:
     return ":".join(f"{b:02x}" for b in raw)
 
 
-def _attrs(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[int, memoryview]]:
-    """(type, payload) of each rtattr in data[start:end]; attributes are 4-byte aligned."""
+def _attrs(data: bytes | memoryview, start: int = 0) -> Iterator[tuple[int, memoryview]]:
+    """(type, payload) of each rtattr in data[start:]; attributes are 4-byte aligned."""
     view = memoryview(data)
-    end = len(data) if end is None else end
+    end = len(view)
     offset = start
     while offset + RTATTR.size <= end:
         length, kind = RTATTR.unpack_from(view, offset)
@@ -92,7 +92,7 @@ def _attrs(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tupl
 
 def _vf(payload: memoryview) -> VfSettings | None:
     vf: VfSettings | None = None
-    for kind, value in _attrs(bytes(payload)):
+    for kind, value in _attrs(payload):
         if kind == IFLA_VF_MAC and len(value) >= VF_MAC.size:
             index, mac = VF_MAC.unpack_from(value)
             vf = vf or VfSettings(index)
@@ -119,7 +119,7 @@ def decode_link(body: bytes) -> LinkMessage:
         elif kind == IFLA_CARRIER and len(value) >= 1:
             link.carrier = bool(value[0])
         elif kind == IFLA_VFINFO_LIST:
-            for entry_kind, entry in _attrs(bytes(value)):
+            for entry_kind, entry in _attrs(value):
                 if entry_kind == IFLA_VF_INFO and (vf := _vf(entry)) is not None:
                     link.vfs.append(vf)
     return link

@@ -72,7 +72,7 @@ def validate_migration(body: kopf.Body, namespace: str | None, memo: kopf.Memo, 
         if exc.status != 404:
             raise
         vmi = None
-    _refuse(admission.migration_refusals(body, vmi))
+    _refuse(admission.migration_refusals(vmi))
 
 
 @kopf.on.validate(GROUP, VERSION, "sriovphysicalnics", id="nic", operations=OPERATIONS)

@@ -102,12 +102,9 @@ def vmi(*interfaces: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_vm_with_a_vf_nic_is_not_migrated() -> None:
-    migration = {"metadata": {"name": "mig", "namespace": "vms"}, "spec": {"vmiName": "vm-a"}}
-    [refusal] = migration_refusals(
-        migration, vmi({"name": "default", "masquerade": {}}, {"name": "vf1", "sriov": {}})
-    )
+    [refusal] = migration_refusals(vmi({"name": "default", "masquerade": {}}, {"name": "vf1", "sriov": {}}))
     assert refusal.field == "spec.vmiName"
     assert "vms/vm-a has VF NICs (vf1 on vms/l3-vlan100)" in refusal.message
     assert "stop the VM, or detach its VF NICs first" in refusal.message
-    assert migration_refusals(migration, vmi({"name": "default", "masquerade": {}})) == []
-    assert migration_refusals(migration, None) == []  # KubeVirt answers for a VMI that does not exist
+    assert migration_refusals(vmi({"name": "default", "masquerade": {}})) == []
+    assert migration_refusals(None) == []  # KubeVirt answers for a VMI that does not exist
