@@ -4,5 +4,6 @@
 # Pass --keep to leave the sandbox running (it prints the kubeconfig to use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash hack/system-packages.sh
 bash hack/setup.sh
 exec .venv/bin/kvsriov demo "$@"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import logging
+import sys
 import threading
 from pathlib import Path
 
@@ -13,6 +15,10 @@ import kubernetes
 
 from kvsriov_operator.settings import Clients, Knobs, WebhookOptions
 
+LOG = logging.getLogger("kvsriov.operator")
+#: kopf's cluster-wide peering resource (kopf/_cogs/structs/references.py CLUSTER_PEERINGS_K/P).
+PEERING_GROUP, PEERING_VERSION, PEERING_PLURAL = "kopf.dev", "v1", "clusterkopfpeerings"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kvsriov operator", description="Run the kvsriov operator (kopf).")
@@ -20,8 +26,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--kubeconfig", help="kubeconfig file (default: in-cluster, else $KUBECONFIG/~/.kube)"
     )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--standalone", action="store_true", help="no peering: act even if other replicas run")
-    mode.add_argument("--peering", default=Knobs.peering_name, help="ClusterKopfPeering name (one active)")
+    mode.add_argument(
+        "--standalone",
+        dest="peering",
+        action="store_const",
+        const=None,
+        help="no peering, act at once (the default): run one replica (the manifests use Recreate)",
+    )
+    mode.add_argument(
+        "--peering",
+        metavar="NAME",
+        default=Knobs.peering_name,
+        help="act only while the highest-priority replica of kopf's ClusterKopfPeering NAME "
+        "(needs kopf's peering CRD and that object; checked at start)",
+    )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     parser.add_argument(
         "--metrics-port",
@@ -63,21 +81,50 @@ def api_client(kubeconfig: str | None) -> kubernetes.client.ApiClient:
     return kubernetes.client.ApiClient(configuration)
 
 
+class StartupRefused(RuntimeError):
+    """The operator cannot do its job as asked; the message says what to change."""
+
+
+def check_peering(api: kubernetes.client.ApiClient, name: str) -> None:
+    """Refuse to start when `--peering NAME` cannot work: kopf would log in and then wait for the
+    peering object forever, rendering nothing and saying nothing."""
+    custom = kubernetes.client.CustomObjectsApi(api)
+    try:
+        custom.get_cluster_custom_object(PEERING_GROUP, PEERING_VERSION, PEERING_PLURAL, name)
+    except kubernetes.client.ApiException as exc:
+        if exc.status != 404:
+            raise
+        raise StartupRefused(
+            f"--peering {name}: there is no ClusterKopfPeering {name!r} ({PEERING_PLURAL}.{PEERING_GROUP}"
+            f" missing, or no object of that name), and kopf would wait for it without acting. "
+            f"Create kopf's peering CRD and the object (https://kopf.readthedocs.io/en/stable/peering/), "
+            f"or run without --peering (standalone, one replica)"
+        ) from None
+
+
 def run(
     clients: Clients,
-    standalone: bool = False,
     ready_flag: threading.Event | None = None,
     stop_flag: threading.Event | None = None,
     liveness: str | None = None,
 ) -> None:
-    """Run the operator until `stop_flag` (or a signal, when in the main thread): cluster-wide."""
+    """Run the operator until `stop_flag` (or a signal, when in the main thread): cluster-wide,
+    standalone unless the knobs name a peering."""
     import kvsriov_operator.handlers  # noqa: F401  (registers the handlers)
 
+    peering = clients.knobs.peering_name
+    if peering is not None:
+        check_peering(clients.api, peering)
+    LOG.info(
+        "kvsriov operator: %s",
+        f"peering {peering!r}: acting while the highest-priority replica" if peering
+        else "standalone (no peering): acting at once; run one replica",
+    )
     asyncio.run(
         kopf.operator(
             clusterwide=True,
-            standalone=standalone,
-            peering_name=None if standalone else clients.knobs.peering_name,
+            standalone=peering is None,
+            peering_name=peering,
             memo=kopf.Memo(clients=clients),
             ready_flag=ready_flag,
             stop_flag=stop_flag,
@@ -101,5 +148,9 @@ def main(argv: list[str]) -> int:
     clients = Clients(api=api_client(args.kubeconfig), knobs=knobs)
     if args.metrics_port:
         clients.metrics.serve(args.metrics_port)
-    run(clients, standalone=args.standalone, liveness=args.liveness)
+    try:
+        run(clients, liveness=args.liveness)
+    except StartupRefused as exc:
+        print(f"kvsriov operator: {exc}", file=sys.stderr)
+        return 2
     return 0

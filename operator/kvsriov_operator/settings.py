@@ -62,8 +62,10 @@ class Knobs:
     """Blocks deletion of an L3 network until its NADs are removed: nothing is orphaned.
     Named after what it guards, so `kubectl get -o yaml` tells a stuck user why."""
 
-    peering_name: str = "kvsriov"
-    """The kopf peering object shared by the replicas: only the highest-priority one acts."""
+    peering_name: str | None = None
+    """The kopf peering object shared by the replicas, so that only the highest-priority one acts;
+    None (the default) runs standalone. Peering is opt-in because it needs kopf's peering CRD and
+    an object of it, and without them kopf waits forever without a word (cli.check_peering)."""
 
     watch_server_timeout: int = 300
     """Seconds the API server keeps a watch open; reconnecting more often only adds load."""
@@ -155,8 +157,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=knobs.annotation_prefix, key="last-handled-configuration"
     )
-    settings.peering.name = knobs.peering_name
-    settings.peering.clusterwide = True
+    if knobs.peering_name is not None:
+        settings.peering.name = knobs.peering_name
+        settings.peering.clusterwide = True
     if knobs.webhook.mode == "none":
         settings.admission.server = no_webhook_server
     else:

@@ -29,7 +29,7 @@ def running_operator(api: kubernetes.client.ApiClient, knobs: Knobs | None = Non
 
     def target() -> None:
         try:
-            run(clients, standalone=True, ready_flag=ready, stop_flag=stop)
+            run(clients, ready_flag=ready, stop_flag=stop)
         except BaseException as exc:  # reported by the test, not lost in the thread
             errors.append(exc)
             ready.set()
