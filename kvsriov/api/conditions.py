@@ -33,6 +33,7 @@ class HostConditionType(StrEnum):
     INTERRUPT_REMAPPING = "InterruptRemapping"
     UNSAFE_INTERRUPTS_ALLOWED = "UnsafeInterruptsAllowed"
     KERNEL_ARGS_CONFIGURED = "KernelArgsConfigured"
+    DEVICE_PLUGIN_READY = "DevicePluginReady"
     READY = "Ready"
 
 
@@ -61,6 +62,8 @@ class HostReason(StrEnum):
     NO_INTERRUPT_REMAPPING = "NoInterruptRemapping"
     KERNEL_ARGS_CONFIGURED = "Configured"
     UNSUPPORTED_BOOT_LOADER = "UnsupportedBootLoader"
+    DEVICE_PLUGIN_SERVING = "Serving"
+    DEVICE_PLUGIN_FAILED = "CannotServe"
 
 
 class NicReason(StrEnum):

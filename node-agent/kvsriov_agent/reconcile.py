@@ -46,6 +46,10 @@ SLICED = NicConditionType.SLICED
 OWN_VERSIONS_MAX = 256
 
 
+class PassIncomplete(RuntimeError):
+    """Some NICs failed in a pass whose other steps were done; the runtime retries it."""
+
+
 @dataclass
 class Reconciler:
     client: KubeClient
@@ -67,6 +71,9 @@ class Reconciler:
     #: resourceVersions of our own writes: their watch events need no pass (the runtime skips them).
     own_versions: set[str] = field(default_factory=set)
     _writer: ThreadPoolExecutor | None = None
+    #: The SriovHost as this pass last read or wrote it (its status is re-written when a device
+    #: plugin failed to serve during the NIC steps, so that it shows in this pass).
+    _host_obj: Obj | None = None
 
     # -- the checklist -------------------------------------------------------------------------
 
@@ -90,16 +97,25 @@ class Reconciler:
                     done.add(name)
         host_status_now = self.reconcile_host(host_obj)
         names = set(done)
+        failed: list[str] = []
         for ifname in interfaces:
             name = nic_object_name(self.node, ifname)
             if name in done:
                 continue
             names.add(name)
-            status = describe_nic(self.host, self.node, ifname)
-            self.reconcile_nic(nics.get(name), status, nics, host_status_now)
+            try:  # one NIC that fails (a sysfs read, an API write) does not stop the others
+                status = describe_nic(self.host, self.node, ifname)
+                self.reconcile_nic(nics.get(name), status, nics, host_status_now)
+            except Exception as err:
+                expected = isinstance(err, ApiError | OSError)  # else a bug: keep its traceback
+                log.warning("%s: %s; the other NICs go on", name, err, exc_info=not expected)
+                failed.append(f"{name}: {err}")
         for name, obj in nics.items():
             if name not in names:
                 self.mark_missing(obj)
+        self._show_device_plugin_health(host_status_now)
+        if failed:
+            raise PassIncomplete("; ".join(failed))
 
     # -- SriovHost -----------------------------------------------------------------------------
 
@@ -111,12 +127,46 @@ class Reconciler:
         gen = obj["metadata"].get("generation")
         previous = host_status(obj)
         status = probe_with_config(self.host, spec, previous, gen)
+        self._device_plugin_condition(status, gen)
+        self._host_obj = obj
         if apply_unsafe_interrupts(self.host, spec, status, gen) and not _was_true(
             previous, HostConditionType.UNSAFE_INTERRUPTS_ALLOWED
         ):
             self.events.record(obj, "Warning", HostReason.UNSAFE_INTERRUPTS, _cond_msg(status))
         self._write_status(HOSTS, obj, status.to_api())
         return status
+
+    def _device_plugin_condition(self, status: SriovHostStatus, gen: int | None) -> bool:
+        """DevicePluginReady from the plugins' serving errors; True when it changed the status."""
+        if self.plugins is None:
+            return False
+        errors = sorted(self.plugins.errors.values())
+        if errors:
+            wanted = (
+                "False", HostReason.DEVICE_PLUGIN_FAILED,
+                f"{'; '.join(errors)}. VMs on this node get no VFs until this is fixed: check that "
+                f"{self.plugins.paths.plugin_dir} is the kubelet's device-plugin directory, mounted "
+                "read-write into the agent (the DaemonSet's hostPath). Slicing and reporting go on.",
+            )  # fmt: skip
+        else:
+            wanted = (
+                "True", HostReason.DEVICE_PLUGIN_SERVING,
+                "The kubelet device plugin API is served for every SR-IOV PF of this node.",
+            )  # fmt: skip
+        found = find_condition(status.conditions, HostConditionType.DEVICE_PLUGIN_READY)
+        if found is not None and (found.status, found.reason, found.message) == wanted and (
+            found.observed_generation == gen
+        ):
+            return False
+        cond = HostConditionType.DEVICE_PLUGIN_READY
+        status.conditions = set_condition(status.conditions, cond, *wanted, gen)
+        return True
+
+    def _show_device_plugin_health(self, status: SriovHostStatus) -> None:
+        """A plugin that could not serve during this pass's NIC steps shows now, not a pass later."""
+        obj = self._host_obj
+        if obj is not None and self._device_plugin_condition(status, obj["metadata"].get("generation")):
+            self._write_status(HOSTS, obj, status.to_api())
 
     # -- SriovPhysicalNic ----------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from kvsriov.api.constants import LABEL_NODE
 from kvsriov_agent.kube.client import ApiError, Obj
 from kvsriov_agent.kube.watch import WATCH_TIMEOUT_SECONDS, Watcher
 from kvsriov_agent.objects import HOSTS, NICS
-from kvsriov_agent.reconcile import Reconciler
+from kvsriov_agent.reconcile import PassIncomplete, Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class Agent:
                 log.info("pass complete: %d writes in %.2f s", self.reconciler.writes - before, took)
                 if metrics is not None:
                     metrics.pass_done(failed=False)
-            except (ApiError, OSError) as err:
+            except (ApiError, OSError, PassIncomplete) as err:
                 if metrics is not None:
                     metrics.pass_done(failed=True)
                 log.warning("reconcile failed: %s; retrying in %.1fs", err, retry)

@@ -91,6 +91,10 @@ class DevicePlugins:
         default_factory=lambda: futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="dp")
     )
     stopped: threading.Event = field(default_factory=threading.Event)
+    #: resource -> why its plugin cannot serve (e.g. a read-only device-plugin directory). One
+    #: failing plugin stops nothing else: the reconciler shows these as the SriovHost's
+    #: DevicePluginReady condition and goes on discovering, slicing and reporting.
+    errors: dict[str, str] = field(default_factory=dict)
 
     # -- hooks from the reconcile pass ---------------------------------------------------------
 
@@ -121,10 +125,26 @@ class DevicePlugins:
                 for device, mtime in devinfo.existing(self.paths.devinfo_dir, resource).items():
                     self._pending[device] = (resource, mtime)  # left by an earlier run of the agent
                 if self.paths.plugin_dir.is_dir():  # the kubelet's directory: never created by us
-                    plugin.serve()
+                    self._serve(plugin)
                 self.plugins[resource] = plugin
                 self._poke.set()  # register now, not at the next tick
             return plugin
+
+    def _serve(self, plugin: ResourcePlugin) -> bool:
+        """Serve `plugin` on its socket; a failure is recorded in `errors` (logged once), not raised."""
+        try:
+            plugin.serve()
+        except (OSError, RuntimeError) as err:  # grpc's bind failure is a RuntimeError
+            why = f"cannot serve {plugin.resource} on {plugin.socket}: {err}"
+            if self.errors.get(plugin.resource) != why:
+                log.warning("%s; check that the kubelet's device-plugin directory is mounted read-write", why)
+                self.errors[plugin.resource] = why
+                self.wakeup()
+            return False
+        if self.errors.pop(plugin.resource, None) is not None:
+            log.info("%s: serving again on %s", plugin.resource, plugin.socket)
+            self.wakeup()
+        return True
 
     def _show(self, status: SriovPhysicalNicStatus, table: dict[str, dev.Device], lookup: PodLookup) -> None:
         free = 0
@@ -194,9 +214,9 @@ class DevicePlugins:
         for plugin in list(self.plugins.values()):
             if plugin.registered_inode == inode and plugin.serving():
                 continue
+            if not plugin.serving() and not self._serve(plugin):  # a restarted kubelet deleted it
+                continue
             try:
-                if not plugin.serving():
-                    plugin.serve()  # the restarted kubelet deleted our socket
                 plugin.register(kubelet)
                 plugin.registered_inode = inode
                 log.info("registered %s with the kubelet (%s)", plugin.resource, plugin.socket.name)
