@@ -71,8 +71,8 @@ def test_read_only_device_plugin_dir_stops_nothing_else(kubeconfig: Path, sim: P
         try:
             # Discovery and status go on: every PF has its SriovPhysicalNic with a status.
             nic = wait_for(
-                lambda: (n := client.get_or_none(NICS, "node-1.em2")) and (n.get("status") or {}).get("totalVfs")
-                and n,
+                lambda: (n := client.get_or_none(NICS, "node-1.em2"))
+                and (n.get("status") or {}).get("totalVfs") and n,
                 timeout=SLICE_TIMEOUT, what="node-1.em2 discovered and its status written",
             )  # fmt: skip
             assert nic["status"]["resourceName"] == "kvsriov.io/em2"

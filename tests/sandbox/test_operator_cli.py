@@ -31,7 +31,8 @@ def readme_sandbox(tmp_path: Path) -> Iterator[Path]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_for(lambda: (tmp_path / "kc").exists() and (tmp_path / "kc").stat().st_size, what="kubeconfig kc")
+        kc = tmp_path / "kc"
+        wait_for(lambda: kc.exists() and kc.stat().st_size, what="kubeconfig kc")
         done = subprocess.run(
             [kubectl, "--kubeconfig", "kc", "apply", "-f", str(PROJECT_ROOT / "samples")],
             cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
@@ -57,8 +58,9 @@ def test_operator_with_no_flags_renders_the_samples_nad(readme_sandbox: Path) ->
     log = readme_sandbox / "operator.log"
     with log.open("wb") as out:
         operator = subprocess.Popen(
-            [*KVSRIOV, "operator", "--kubeconfig", "kc"], cwd=readme_sandbox, stdout=out, stderr=subprocess.STDOUT
-        )
+            [*KVSRIOV, "operator", "--kubeconfig", "kc"],
+            cwd=readme_sandbox, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     try:
         wait_for(lambda: nads(readme_sandbox) == ["default/l3-vlan100"], timeout=60, what="the sample's NAD")
         assert "standalone (no peering)" in log.read_text()  # it says how it runs, at once
