@@ -24,7 +24,7 @@ from kvsriov.api.conditions import (
     find_condition,
     set_condition,
 )
-from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, VERSION
+from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, LABEL_MANAGED_BY, MANAGED_BY_VALUE, VERSION
 from kvsriov.api.errors import describe
 from kvsriov.api.ipam import Ipam
 from kvsriov.api.l2 import SriovL2Network
@@ -230,9 +230,46 @@ def delete_nad(clients: Clients, key: str) -> None:
             raise
 
 
+def l3_exists(clients: Clients, name: str) -> bool:
+    try:
+        clients.custom.get_cluster_custom_object(GROUP, VERSION, L3_PLURAL, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
 def delete_all_nads(clients: Clients, l3_name: str) -> None:
     for key in list_nads(clients, l3_name):
         delete_nad(clients, key)
+
+
+def delete_orphaned_nads(clients: Clients, l3_exists: Callable[[str], bool]) -> list[str]:
+    """Delete our NADs whose L3 network is gone; returns them (namespace/name).
+
+    The finalizer covers a deletion the operator sees. This covers the ones it cannot: an L3
+    network deleted before kopf added the finalizer (a worker may render before that patch
+    lands), or while the operator was killed between a NAD's create and the finalizer, or
+    with the finalizer removed by hand. (NADs carry no ownerReference, so no garbage collector
+    does this for us.) `l3_exists` is asked once per L3 network the NADs name.
+    """
+    found = clients.custom.list_cluster_custom_object(
+        NAD_GROUP,
+        NAD_VERSION,
+        NAD_PLURAL,
+        label_selector=f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE},{LABEL_L3_NETWORK}",
+    )
+    owners = {item["metadata"]["labels"][LABEL_L3_NETWORK] for item in found.get("items", [])}
+    gone = {owner for owner in owners if not l3_exists(owner)}
+    orphans = sorted(
+        f"{item['metadata']['namespace']}/{item['metadata']['name']}"
+        for item in found.get("items", [])
+        if item["metadata"]["labels"][LABEL_L3_NETWORK] in gone
+    )
+    for key in orphans:
+        delete_nad(clients, key)
+    return orphans
 
 
 def reconcile_l3(

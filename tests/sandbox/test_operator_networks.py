@@ -205,6 +205,25 @@ def test_l3_deletion_removes_its_nads(em2_sliced: Cluster, operator: None) -> No
     assert cluster.nad("default", "l3-a") is None
 
 
+def test_nads_of_a_network_deleted_behind_the_finalizer_are_removed_at_start(
+    em2_sliced: Cluster, kube_client: kubernetes.client.ApiClient
+) -> None:
+    """An L3 network deleted with its finalizer removed by hand (or before kopf added it) leaves
+    its NADs behind; the next operator start removes them and keeps the live network's NAD."""
+    cluster = em2_sliced
+    with running_operator(kube_client):
+        cluster.l2("l2-em2", "em2", vlan=100)
+        cluster.l3("l3-a", "l2-em2")
+        cluster.l3("l3-b", "l2-em2", octet=101)
+        wait_for(lambda: cluster.nad("default", "l3-b"), timeout=20, what="the NADs")
+    cluster.patch(L3S, "l3-b", {"metadata": {"finalizers": None}})
+    cluster.custom.delete_cluster_custom_object("kvsriov.io", "v1alpha1", L3S, "l3-b")
+    assert cluster.gone(L3S, "l3-b") and cluster.nad("default", "l3-b") is not None
+    with running_operator(kube_client):
+        wait_for(lambda: cluster.nad("default", "l3-b") is None, timeout=20, what="the orphaned NAD removed")
+        assert cluster.nad("default", "l3-a") is not None
+
+
 def test_hand_edited_and_deleted_nads_are_repaired(em2_sliced: Cluster, operator: None) -> None:
     cluster = em2_sliced
     cluster.l2("l2-em2", "em2", vlan=100)
@@ -335,6 +354,7 @@ def test_restart_in_the_middle_of_reconciling_converges_with_nothing_orphaned(
     with running_operator(kube_client):
         wait_for(lambda: nads_of(cluster, "l3-a") == desired, timeout=20, what="exactly the desired NADs")
         wait_for(lambda: cluster.gone(L3S, "l3-gone"), timeout=20, what="the deleted network finalized")
+        wait_for(lambda: not nads_of(cluster, "l3-gone"), timeout=20, what="no NAD of the deleted network")
         wait_condition(cluster, L3S, "l3-a", "Ready", "True", "l3-a Ready")
         assert sorted(cluster.get(L3S, "l3-a")["status"]["networkAttachmentDefinitions"]) == sorted(desired)
     assert nads_of(cluster, "l3-gone") == set()

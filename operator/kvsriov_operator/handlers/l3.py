@@ -6,16 +6,19 @@ of its status and NADs; the handlers below only wake it: its own spec change,
 an edited or deleted NAD, a namespace created; the cache (cache.py) wakes it on
 an L2 change and a sibling's IPAM change or deletion, and holds the siblings and
 L2 specs it reads. A finalizer (settings.Knobs.finalizer) keeps a
-deleted L3 network until its NADs are gone.
+deleted L3 network until its NADs are gone; a sweep at start-up removes the NADs of
+networks deleted where the finalizer could not act (reconcile.delete_orphaned_nads).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from kvsriov.api.conditions import EventReason
 from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, LABEL_MANAGED_BY, MANAGED_BY_VALUE, VERSION
@@ -24,6 +27,8 @@ from kvsriov_operator.reconcile import (
     L3Outcome,
     L3Ref,
     delete_all_nads,
+    delete_orphaned_nads,
+    l3_exists,
     patch_status,
     reconcile_l3,
 )
@@ -32,6 +37,7 @@ from kvsriov_operator.settings import Clients
 from kvsriov_operator.workers import until, woken
 
 L3 = (GROUP, VERSION, L3_PLURAL)
+log = logging.getLogger(__name__)
 
 
 def _record(body: Any, outcome: L3Outcome) -> None:
@@ -119,6 +125,37 @@ async def remove_nads(name: str, memo: kopf.Memo, **_: Any) -> None:
     """The finalizer's work: no NAD outlives its L3 network (the cache wakes the siblings,
     which may now get its freed ranges, when it is marked deleted and when it is gone)."""
     await asyncio.to_thread(delete_all_nads, memo.clients, name)
+
+
+@kopf.on.startup()
+async def start_orphan_sweep(memo: kopf.Memo, **_: Any) -> None:
+    """Once the cache has listed the L3 networks: remove the NADs of networks that are gone."""
+    memo.orphan_sweep = asyncio.create_task(sweep_orphans(memo.clients))
+
+
+async def sweep_orphans(clients: Clients) -> None:
+    await clients.cache.synced.wait()
+    known = set(clients.cache.l3)  # a network the cache has not seen yet is asked for by name
+
+    def exists(name: str) -> bool:
+        return name in known or l3_exists(clients, name)
+
+    try:
+        removed = await asyncio.to_thread(delete_orphaned_nads, clients, exists)
+    except ApiException as exc:  # not fatal: the finalizer still covers every deletion we see
+        log.warning("could not look for NADs of deleted L3 networks: %s", f"{exc.status} {exc.reason}")
+        return
+    if removed:
+        log.info(
+            "removed %d NADs of L3 networks that no longer exist: %s", len(removed), ", ".join(removed)
+        )
+
+
+@kopf.on.cleanup()
+async def stop_orphan_sweep(memo: kopf.Memo, **_: Any) -> None:
+    task = getattr(memo, "orphan_sweep", None)
+    if task is not None:
+        task.cancel()
 
 
 @kopf.on.event(NAD_GROUP, NAD_VERSION, NAD_PLURAL, labels={LABEL_MANAGED_BY: MANAGED_BY_VALUE})
