@@ -24,7 +24,7 @@ for entry in "${peers[@]}"; do
     echo "   ready in $((SECONDS - start)) s: $(tail -n1 <<<"$dir")"
   else
     rc=$?
-    echo "   not built (exit $rc, $((SECONDS - start)) s): the tests that need it will skip; why:"
+    echo "   not (all) built (exit $rc, $((SECONDS - start)) s): the tests that need what is missing skip; why:"
     tail -n 5 "$log" | sed 's/^/     /'
   fi
   rm -f "$log"

@@ -19,6 +19,7 @@ from kvsriov.api.host import SriovHostStatus
 from kvsriov.api.nic import SriovPhysicalNicStatus
 from kvsriov_agent.deviceplugin.devinfo import DEFAULT_DIR as DEVINFO_DIR
 from kvsriov_agent.discovery import discover_nics
+from kvsriov_agent.doctor import EXIT_CANNOT_CHECK, CannotCheck, check_root, status_document
 from kvsriov_agent.host.bundle import real_host
 from kvsriov_agent.host.pci_ids import PciIds
 from kvsriov_agent.kube.watch import WATCH_TIMEOUT_SECONDS
@@ -139,12 +140,16 @@ def render_table(node: str, host: SriovHostStatus, nics: list[SriovPhysicalNicSt
 def _probe(args: argparse.Namespace) -> int:
     node = args.probe_node or args.node or socket.gethostname()
     pci_ids = PciIds(Path(args.pci_ids)) if args.pci_ids else None
+    try:
+        check_root(Path(args.host_root))
+    except CannotCheck as exc:
+        print(f"kvsriov agent probe: could not check: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_CHECK
     host = real_host(Path(args.host_root), pci_ids=pci_ids)
     host_status = probe_host(host)
     nics = discover_nics(host, node)
     if args.output == "json":
-        doc = {"sriovHost": host_status.to_api(), "sriovPhysicalNics": [n.to_api() for n in nics]}
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(status_document(host_status, nics), indent=2))
     else:
         print(render_table(node, host_status, nics))
     return 0

@@ -9,10 +9,12 @@ status for scripts and first-run checks.
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kvsriov.api.conditions import HostConditionType
 from kvsriov.api.host import SriovHostStatus
@@ -98,35 +100,108 @@ def nic_findings(nics: list[SriovPhysicalNicStatus]) -> list[Finding]:
     return out
 
 
-def diagnose(host: Host, node: str) -> list[Finding]:
-    return [*host_findings(probe_host(host)), vfio_finding(host), *nic_findings(discover_nics(host, node))]
+class CannotCheck(Exception):
+    """The host cannot be examined (no sysfs or procfs under the root): exit 2, not a verdict."""
 
 
-def report(node: str, findings: list[Finding]) -> str:
-    lines = [f"kvsriov doctor: {node}"]
-    for finding in findings:
+def check_root(root: Path) -> None:
+    """A Linux host's root has /sys and a readable /proc/cmdline; anything else is no answer."""
+    if not (root / paths.SYS).is_dir():
+        raise CannotCheck(
+            f"{root / paths.SYS} is not a directory: not a Linux host's root "
+            "(in a container, mount the host's / and pass --host-root)"
+        )
+    try:
+        (root / paths.PROC / paths.CMDLINE).read_text()
+    except OSError as exc:
+        raise CannotCheck(f"cannot read the kernel arguments: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What the doctor found on one node: the agent's own statuses and the findings drawn from them."""
+
+    node: str
+    host: SriovHostStatus
+    nics: list[SriovPhysicalNicStatus]
+    findings: list[Finding]
+
+    @property
+    def blocking(self) -> list[str]:
+        return [f.check for f in self.findings if f.passed is False]
+
+    @property
+    def verdict(self) -> str:
+        if self.blocking:
+            return f"cannot give VFs to VMs yet ({', '.join(self.blocking)})"
+        return "ready to give VFs to VMs"
+
+    def to_json(self) -> dict[str, Any]:
+        """The text report as data; `sriovHost` and `sriovPhysicalNics` are `agent probe -o json`'s."""
+        return {
+            "node": self.node,
+            "ready": not self.blocking,
+            "verdict": self.verdict,
+            "blocking": self.blocking,
+            "findings": [
+                {"check": f.check, "result": RESULTS[f.passed], "detail": f.detail, "fix": f.fix}
+                for f in self.findings
+            ],
+            **status_document(self.host, self.nics),
+        }
+
+
+RESULTS = {True: "ok", False: "fail", None: "note"}
+
+
+def status_document(host: SriovHostStatus, nics: list[SriovPhysicalNicStatus]) -> dict[str, Any]:
+    """The statuses as the agent writes them (the API's field names), for `-o json`."""
+    return {"sriovHost": host.to_api(), "sriovPhysicalNics": [nic.to_api() for nic in nics]}
+
+
+def diagnose(host: Host, node: str) -> Diagnosis:
+    status, nics = probe_host(host), discover_nics(host, node)
+    return Diagnosis(node, status, nics, [*host_findings(status), vfio_finding(host), *nic_findings(nics)])
+
+
+def report(diagnosis: Diagnosis) -> str:
+    lines = [f"kvsriov doctor: {diagnosis.node}"]
+    for finding in diagnosis.findings:
         lines.append(f"  [{MARKS[finding.passed]}] {finding.check}: {finding.detail}")
         if finding.fix:
             lines.append(f"         fix: {finding.fix}")
-    blocking = [f.check for f in findings if f.passed is False]
-    verdict = (
-        f"cannot give VFs to VMs yet ({', '.join(blocking)})" if blocking else "ready to give VFs to VMs"
-    )
-    return "\n".join([*lines, f"verdict: {verdict}"])
+    return "\n".join([*lines, f"verdict: {diagnosis.verdict}"])
+
+
+EXIT_READY, EXIT_NOT_READY, EXIT_CANNOT_CHECK = 0, 1, 2
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="kvsriov doctor", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="kvsriov doctor",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog="exit status: 0 ready, 1 not ready (each FAIL says what to fix), 2 could not check",
     )
     parser.add_argument("--host-root", default="/", help="the host's root directory (default: /)")
     parser.add_argument("--pci-ids", help="the PCI ID database (default: the distribution's pci.ids)")
+    parser.add_argument(
+        "-o", "--output", choices=("text", "json"), default="text", help="text for people, json for scripts"
+    )
     args = parser.parse_args(argv)
-    pci_ids = PciIds(Path(args.pci_ids)) if args.pci_ids else None
     node = socket.gethostname()
-    findings = diagnose(real_host(Path(args.host_root), pci_ids=pci_ids), node)
-    print(report(node, findings))
-    return 1 if any(f.passed is False for f in findings) else 0
+    root = Path(args.host_root)
+    try:
+        check_root(root)
+        pci_ids = PciIds(Path(args.pci_ids)) if args.pci_ids else None
+        diagnosis = diagnose(real_host(root, pci_ids=pci_ids), node)
+    except (CannotCheck, OSError) as exc:
+        if args.output == "json":
+            print(json.dumps({"node": node, "ready": None, "verdict": f"could not check: {exc}"}, indent=2))
+        else:
+            print(f"kvsriov doctor: {node}\nverdict: could not check: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_CHECK
+    print(json.dumps(diagnosis.to_json(), indent=2) if args.output == "json" else report(diagnosis))
+    return EXIT_NOT_READY if diagnosis.blocking else EXIT_READY
 
 
 if __name__ == "__main__":

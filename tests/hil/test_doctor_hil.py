@@ -20,7 +20,8 @@ REMAPS = os.environ.get("KVSRIOV_HIL_IOMMU", "on") != "no-intremap"
 
 
 def test_doctor_interrupt_remapping_and_nics_on_the_real_kernel() -> None:
-    findings = diagnose(real_host(Path("/")), "guest")
+    diagnosis = diagnose(real_host(Path("/")), "guest")
+    findings = diagnosis.findings
     checks = {f.check: f for f in findings}
     assert checks["IOMMU"].passed and "intel" in checks["IOMMU"].detail
     assert checks["interrupt remapping"].passed is REMAPS
@@ -30,4 +31,4 @@ def test_doctor_interrupt_remapping_and_nics_on_the_real_kernel() -> None:
     # QEMU's igb (82576) offers 7 VFs; the doctor reads it from the PF's sriov_totalvfs.
     assert any(f.check.startswith("NIC ") and f.passed and "of 7 VFs" in f.detail for f in findings), findings
     ready = REMAPS and checks["vfio-pci driver"].passed
-    assert report("guest", findings).endswith("ready to give VFs to VMs") is bool(ready)
+    assert report(diagnosis).endswith("ready to give VFs to VMs") is bool(ready)
