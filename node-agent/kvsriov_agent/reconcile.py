@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,6 +46,18 @@ SLICED = NicConditionType.SLICED
 OWN_VERSIONS_MAX = 256
 
 
+#: What a failed apply raises: the kernel refused, a VF did not bind, or a sysfs write failed.
+APPLY_ERRORS = (slicing.SlicingError, binding.BindingError, OSError)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A change the rules refuse: the Sliced condition's reason and message."""
+
+    reason: str
+    message: str
+
+
 class PassIncomplete(RuntimeError):
     """Some NICs failed in a pass whose other steps were done; the runtime retries it."""
 
@@ -71,6 +83,9 @@ class Reconciler:
     #: resourceVersions of our own writes: their watch events need no pass (the runtime skips them).
     own_versions: set[str] = field(default_factory=set)
     _writer: ThreadPoolExecutor | None = None
+    #: NIC name -> the spec generation whose change failed and was rolled back: not re-applied every
+    #: pass (each try would destroy and re-create the VFs it restored), only once the spec changes.
+    _rolled_back: dict[str, int | None] = field(default_factory=dict)
     #: The SriovHost as this pass last read or wrote it (its status is re-written when a device
     #: plugin failed to serve during the NIC steps, so that it shows in this pass).
     _host_obj: Obj | None = None
@@ -154,8 +169,10 @@ class Reconciler:
                 "The kubelet device plugin API is served for every SR-IOV PF of this node.",
             )  # fmt: skip
         found = find_condition(status.conditions, HostConditionType.DEVICE_PLUGIN_READY)
-        if found is not None and (found.status, found.reason, found.message) == wanted and (
-            found.observed_generation == gen
+        if (
+            found is not None
+            and (found.status, found.reason, found.message) == wanted
+            and (found.observed_generation == gen)
         ):
             return False
         cond = HostConditionType.DEVICE_PLUGIN_READY
@@ -179,7 +196,12 @@ class Reconciler:
         gen = obj["metadata"].get("generation")
         previous = nic_status(obj)
         status.conditions = _merge_conditions(previous, status)
-        if spec.num_vfs != status.num_vfs or (status.vfs and guards.drivers_differ(status, spec)):
+        name = obj["metadata"]["name"]
+        if spec.num_vfs == status.num_vfs and not (status.vfs and guards.drivers_differ(status, spec)):
+            self._rolled_back.pop(name, None)
+        if name in self._rolled_back and self._rolled_back[name] == gen:
+            pass  # this spec failed and was rolled back: its SlicingFailed condition stays until it changes
+        elif spec.num_vfs != status.num_vfs or (status.vfs and guards.drivers_differ(status, spec)):
             status = self.change(obj, spec, status, nics, host, gen)
         elif not _true_for(status.conditions, SLICED, gen):
             # As asked and already said so for this generation: the change's own message (which VMs a
@@ -206,61 +228,135 @@ class Reconciler:
         host: SriovHostStatus,
         gen: int | None,
     ) -> SriovPhysicalNicStatus:
-        """Guards, plan, Slicing state, apply, bind, re-discover; every outcome is a condition."""
-        pci = status.pci_address or ""
+        """Guard, plan, apply, outcome; every outcome is a condition. An apply that fails part-way
+        is rolled back to what the PF had before (kubernetes-nmstate's probe-then-rollback): the
+        kernel is probed and the previous count and VF driver restored, never left half-applied."""
+        decided = self._guard(status, spec, nics, host)
+        if isinstance(decided, Refusal):
+            return self._refuse(obj, status, decided.reason, decided.message, gen)
+        plan = decided
+        slicing_written = self._show_slicing(obj, status, spec, plan, gen)
+        try:
+            self._apply(status, spec, plan)
+            failure = None
+        except APPLY_ERRORS as err:
+            failure = err
+        if slicing_written is not None:
+            slicing_written.result()  # its ApiError or OSError fails the pass, as a write here would
+        if failure is not None:
+            return self._failed(obj, status, failure, gen)
+        return self._outcome(obj, status, spec, plan, gen)
+
+    def _guard(
+        self,
+        status: SriovPhysicalNicStatus,
+        spec: SriovPhysicalNicSpec,
+        nics: dict[str, Obj],
+        host: SriovHostStatus,
+    ) -> slicing.SlicePlan | Refusal:
+        """The rules (bond, interrupt remapping, VFs in use), then the plan; or why not."""
         refusal = guards.bond_conflict(status, nics, spec.num_vfs) or (
             guards.interrupt_remapping_refusal(host, self.allow_unsafe, spec.vf_driver)
             if spec.num_vfs
             else None
         )
         if refusal:
-            return self._refuse(obj, status, NicReason.REFUSED, refusal, gen)
+            return Refusal(NicReason.REFUSED, refusal)
         try:
             # No VFs, none in use: that is a fact, not an assumption. Otherwise ask the kubelet.
             in_use = self._in_use(status) if status.vfs else {}
         except PodResourcesUnavailable as err:
             message = f"cannot tell which VFs are in use, so nothing is changed (fail closed): {err}"
-            return self._refuse(obj, status, NicReason.POD_RESOURCES_UNAVAILABLE, message, gen)
+            return Refusal(NicReason.POD_RESOURCES_UNAVAILABLE, message)
         plan = slicing.plan_numvfs(status.num_vfs, spec.num_vfs, status.total_vfs, in_use, spec.force)
         if plan.refused:
             reason = NicReason.IN_USE if in_use and not spec.force else NicReason.REFUSED
-            return self._refuse(obj, status, reason, plan.refused, gen)
-        if plan.steps:
-            status.state = "Slicing"
-            status.conditions = set_condition(
-                status.conditions, SLICED, "False", NicReason.SLICING,
-                f"changing {status.num_vfs} -> {spec.num_vfs} VFs (writes {plan.steps})", gen,
-            )  # fmt: skip
-            # Sent while the kernel works (its writes block in the kernel, not in Python): the round
-            # trip costs the user nothing. Joined before anything else of this NIC is written.
-            slicing_written = self._status_writer().submit(self._write_status, NICS, obj, status.to_api())
-        else:
-            slicing_written = None
+            return Refusal(reason, plan.refused)
+        return plan
+
+    def _show_slicing(
+        self,
+        obj: Obj,
+        status: SriovPhysicalNicStatus,
+        spec: SriovPhysicalNicSpec,
+        plan: slicing.SlicePlan,
+        gen: int | None,
+    ) -> Future[bool] | None:
+        """State Slicing, sent while the kernel works (its writes block in the kernel, not in Python):
+        the round trip costs the user nothing. The caller joins it before writing anything else."""
+        if not plan.steps:
+            return None
+        status.state = "Slicing"
+        status.conditions = set_condition(
+            status.conditions, SLICED, "False", NicReason.SLICING,
+            f"changing {status.num_vfs} -> {spec.num_vfs} VFs (writes {plan.steps})", gen,
+        )  # fmt: skip
+        return self._status_writer().submit(self._write_status, NICS, obj, status.to_api())
+
+    def _apply(
+        self, status: SriovPhysicalNicStatus, spec: SriovPhysicalNicSpec, plan: slicing.SlicePlan
+    ) -> None:
+        pci = status.pci_address or ""
+        began = time.monotonic()
+        slicing.apply_numvfs(self.host, pci, plan.steps)
+        sliced = time.monotonic()
+        if spec.num_vfs:
+            binding.bind_vfs(self.host, pci, spec.vf_driver)
+        if self.metrics is not None:
+            self.metrics.sliced(status.interface or "", time.monotonic() - began)
+        log.info(
+            "%s: %d -> %d VFs (writes %s) in %.2f s, binding to %s %.2f s",
+            status.interface, status.num_vfs,
+            spec.num_vfs, plan.steps, sliced - began, spec.vf_driver, time.monotonic() - sliced,
+        )  # fmt: skip
+
+    def _failed(
+        self, obj: Obj, before: SriovPhysicalNicStatus, err: Exception, gen: int | None
+    ) -> SriovPhysicalNicStatus:
+        """Roll back, then say what failed and where the PF is now (condition and Event)."""
+        message = f"{err}; {self._roll_back(before)}"
+        self._rolled_back[obj["metadata"]["name"]] = gen
+        log.warning("%s: %s", before.interface, message)
+        fresh = self._describe(before, gen)
+        self.events.record(obj, "Warning", NicReason.SLICING_FAILED, message)
+        fresh.conditions = set_condition(
+            fresh.conditions, SLICED, "False", NicReason.SLICING_FAILED, message, gen
+        )
+        return fresh
+
+    def _roll_back(self, before: SriovPhysicalNicStatus) -> str:
+        """Probe the kernel and restore the count and VF driver `before` showed; says what it did."""
+        pci, good = before.pci_address or "", before.num_vfs
+        driver: binding.VfDriver = (
+            binding.VFIO_PCI
+            if before.vfs and all(vf.driver == binding.VFIO_PCI for vf in before.vfs)
+            else "netdevice"
+        )
         try:
-            began = time.monotonic()
-            slicing.apply_numvfs(self.host, pci, plan.steps)
-            sliced = time.monotonic()
-            if spec.num_vfs:
-                binding.bind_vfs(self.host, pci, spec.vf_driver)
-            if self.metrics is not None:
-                self.metrics.sliced(status.interface or "", time.monotonic() - began)
-            log.info(
-                "%s: %d -> %d VFs (writes %s) in %.2f s, binding to %s %.2f s",
-                status.interface, status.num_vfs,
-                spec.num_vfs, plan.steps, sliced - began, spec.vf_driver, time.monotonic() - sliced,
-            )  # fmt: skip
-        except (slicing.SlicingError, binding.BindingError, OSError) as err:
-            if slicing_written is not None:
-                slicing_written.result()
-            fresh = self._describe(status, gen)
-            self.events.record(obj, "Warning", NicReason.SLICING_FAILED, str(err))
-            fresh.conditions = set_condition(
-                fresh.conditions, SLICED, "False", NicReason.SLICING_FAILED, str(err), gen
-            )
-            return fresh
-        if slicing_written is not None:
-            slicing_written.result()  # its ApiError or OSError fails the pass, as a write here would
-        fresh = self._describe(status, gen)
+            now = slicing.current_numvfs(self.host.sysfs, pci)
+            slicing.apply_numvfs(self.host, pci, slicing.numvfs_steps(now, good))
+            if good:
+                binding.bind_vfs(self.host, pci, driver)
+        except APPLY_ERRORS as err:
+            left = slicing.current_numvfs(self.host.sysfs, pci)
+            return f"rolling back to the previous {good} VFs failed too ({err}): the PF has {left} VFs now"
+        kept = "kept" if now == good else "rolled back to"
+        on = f" on {driver}" if good else ""
+        retry = (
+            "not tried again for this spec: change spec.numVfs or spec.vfDriver (or restart the node agent)"
+        )
+        return f"{kept} the previous {good} VFs{on}; {retry}"
+
+    def _outcome(
+        self,
+        obj: Obj,
+        before: SriovPhysicalNicStatus,
+        spec: SriovPhysicalNicSpec,
+        plan: slicing.SlicePlan,
+        gen: int | None,
+    ) -> SriovPhysicalNicStatus:
+        """The PF as the kernel now has it, Sliced True, and the Event to record after the status."""
+        fresh = self._describe(before, gen)
         message = f"{fresh.num_vfs} VFs on {spec.vf_driver}" if fresh.num_vfs else "restored (0 VFs)"
         if plan.lost:
             who = ", ".join(f"VF {i} ({owner})" for i, owner in plan.lost.items())

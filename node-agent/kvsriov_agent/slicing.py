@@ -6,6 +6,8 @@ Kernel facts behind the plan (drivers/pci/iov.c, sriov_numvfs_store):
 - writing a non-zero count while another non-zero count is enabled is refused with
   EBUSY ("N VFs already enabled. Disable before enabling M VFs"), so a change between
   two non-zero counts goes through 0 — and destroys EVERY VF, not only the extra ones;
+- a count the PF's IOV BAR window (sized by the firmware) or its bus range cannot hold is
+  refused with ENOMEM (sriov_enable: "not enough MMIO resources for SR-IOV");
 - the write returns once the PF driver's sriov_configure has added (or removed) the VF
   PCI devices, each linked from the PF as `virtfnN`.
 """
@@ -94,8 +96,14 @@ def plan_numvfs(current: int, desired: int, total_vfs: int, in_use: dict[int, st
             refused=f"spec.numVfs: {desired} refused: {why}, and these are in use by running VMs: "
             f"{owners}. Stop them (or detach their VF NICs), or set spec.force: true to take the VFs away"
         )
-    steps = [desired] if current == 0 or desired == 0 else [0, desired]
-    return SlicePlan(steps=steps, lost=lost)
+    return SlicePlan(steps=numvfs_steps(current, desired), lost=lost)
+
+
+def numvfs_steps(current: int, desired: int) -> list[int]:
+    """The sriov_numvfs writes from `current` to `desired`: through 0 between two non-zero counts."""
+    if desired == current:
+        return []
+    return [desired] if current == 0 or desired == 0 else [0, desired]
 
 
 def vf_addresses(sysfs: Sysfs, pf_pci: str) -> dict[int, str]:
@@ -126,6 +134,9 @@ def apply_numvfs(host: Host, pf_pci: str, steps: list[int], timeout: float = VF_
                 errno.EBUSY: "the kernel changes a non-zero count only through 0",
                 errno.ERANGE: "above sriov_totalvfs",
                 errno.ENOENT: "no PF driver bound: the PF driver creates the VFs",
+                errno.ENOMEM: "the PF's SR-IOV MMIO window or bus range holds fewer VFs (kernel log: "
+                "'not enough MMIO resources for SR-IOV'); ask for fewer, or let the kernel re-size it "
+                "(pci=realloc on the kernel command line, SR-IOV enabled in the firmware setup)",
             }.get(exc.errno or 0, exc.strerror or "")
             raise SlicingError(
                 f"writing {step} to sriov_numvfs of {pf_pci} failed ({errno.errorcode.get(exc.errno or 0)}: "

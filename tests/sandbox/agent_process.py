@@ -61,3 +61,9 @@ def condition(obj: Obj | None, type_: str) -> dict[str, str]:
 def events_for(client: KubeClient, name: str) -> list[Obj]:
     items = client.list(EVENTS, namespace="default")["items"]
     return [e for e in items if e["involvedObject"]["name"] == name]
+
+
+def quiet_passes(log: Path, offset: int) -> int:
+    """Reconcile passes logged after `offset` that wrote nothing (the agent logs each pass)."""
+    text = log.read_text()[offset:]
+    return text.count("pass complete: 0 writes")

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from agent_process import HOSTS, NICS, PODS, client_for, condition, events_for, running_agent
+from agent_process import HOSTS, NICS, PODS, client_for, condition, events_for, quiet_passes, running_agent
 
 from kvsriov.sandbox.host.tree import HostTree, reference_host
 from kvsriov.sandbox.kubelet.podresources import FakePodResources, pod_entry
@@ -99,12 +99,6 @@ def test_host_and_nics_are_created_adopted_and_described(
         )
         assert condition(em4, "Present")["status"] == "False"
     assert client.get(NICS, "node-2.em1")["metadata"]["resourceVersion"] == other_rv
-
-
-def quiet_passes(log: Path, offset: int) -> int:
-    """Reconcile passes logged after `offset` that wrote nothing (the agent logs each pass)."""
-    text = log.read_text()[offset:]
-    return text.count("pass complete: 0 writes")
 
 
 def test_restart_writes_nothing_when_nothing_changed(

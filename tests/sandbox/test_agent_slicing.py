@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_process import NICS, PODS, client_for, condition, events_for, running_agent
+from agent_process import NICS, PODS, client_for, condition, events_for, quiet_passes, running_agent
 
 from kvsriov.sandbox.host.simhost import fuse_unavailable, mount_sim_host
 from kvsriov.sandbox.kubelet.podresources import FakePodResources, pod_entry
@@ -157,3 +157,56 @@ def test_agent_killed_mid_change_converges(
     with running_agent(kubeconfig, sim, kubelet.socket_path, log):
         wait_for(lambda: sliced(client, EM1, 3), timeout=SLICE_TIMEOUT, what="em1 converged at 3")
         assert numvfs(sim, "0000:03:00.0") == 3
+
+
+@pytest.fixture
+def short_mmio(tmp_path: Path) -> Iterator[Path]:
+    """em1's firmware reserved SR-IOV MMIO for 40 of its 63 VFs: the kernel refuses 41+ with ENOMEM."""
+    with mount_sim_host(tmp_path / "host", fixture="short-mmio") as root:
+        yield root
+
+
+def test_a_change_that_fails_halfway_is_rolled_back_to_the_previous_vfs(
+    client: KubeClient, kubeconfig: Path, short_mmio: Path, kubelet: FakePodResources, tmp_path: Path
+) -> None:
+    """32 -> 48 writes 0 (every VF gone), then 48 fails with ENOMEM: the agent probes the kernel and
+    puts the 32 VFs back on vfio-pci, says so on the condition and in an Event, and does not try the
+    same spec again on every pass; a new spec within the window is applied."""
+    with running_agent(kubeconfig, short_mmio, kubelet.socket_path, tmp_path / "agent.log"):
+        wait_for(lambda: client.get_or_none(NICS, EM1), what="em1 adopted")
+        set_vfs(client, EM1, 32)
+        wait_for(lambda: sliced(client, EM1, 32), timeout=SLICE_TIMEOUT, what="em1 sliced into 32 VFs")
+        set_vfs(client, EM1, 48)
+
+        def failed() -> Obj | None:
+            obj = client.get(NICS, EM1)
+            cond = condition(obj, "Sliced")
+            current = obj["status"].get("observedGeneration") == obj["metadata"]["generation"]
+            return obj if current and cond.get("reason") == "SlicingFailed" else None
+
+        obj = wait_for(failed, timeout=SLICE_TIMEOUT, what="the failed change reported")
+        message = condition(obj, "Sliced")["message"]
+        assert "ENOMEM" in message and "MMIO" in message, message
+        assert "rolled back to the previous 32 VFs on vfio-pci" in message, message
+        status = obj["status"]
+        assert status["numVfs"] == 32 and len(status["vfs"]) == 32
+        assert all(vf["driver"] == "vfio-pci" for vf in status["vfs"])
+        assert numvfs(short_mmio, "0000:03:00.0") == 32
+        wait_for(
+            lambda: any(e["reason"] == "SlicingFailed" for e in events_for(client, EM1)),
+            what="the SlicingFailed Event",
+        )
+        # Passes run every 0.3 s here: the same spec is not re-applied (which would destroy the VFs
+        # again), so the count of 32 holds and a single Event stands for the failure.
+        first = client.get(NICS, EM1)["metadata"]["resourceVersion"]
+        offset = len((tmp_path / "agent.log").read_text())
+        wait_for(
+            lambda: quiet_passes(tmp_path / "agent.log", offset) >= 3, what="three passes that wrote nothing"
+        )
+        assert numvfs(short_mmio, "0000:03:00.0") == 32
+        assert client.get(NICS, EM1)["metadata"]["resourceVersion"] == first
+        assert [e["reason"] for e in events_for(client, EM1)].count("SlicingFailed") == 1
+        set_vfs(client, EM1, 40)
+        wait_for(
+            lambda: sliced(client, EM1, 40), timeout=SLICE_TIMEOUT, what="em1 at 40 once the spec changed"
+        )

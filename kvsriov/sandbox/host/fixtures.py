@@ -33,16 +33,25 @@ def no_intremap_host(root: Path) -> HostTree:
     return tree
 
 
+def short_mmio_host(root: Path) -> HostTree:
+    """The reference host whose firmware reserved SR-IOV MMIO for only 40 of em1's 63 VFs: the
+    kernel refuses 41 and more with ENOMEM, as on servers whose BIOS sizes the IOV BARs short."""
+    tree = reference_host(root)
+    tree.iov_window("0000:03:00.0", 40)
+    return tree
+
+
 FIXTURES: dict[str, Callable[[Path], HostTree]] = {
     "reference": reference_host,
     "testbed": testbed_host,
     "no-intremap": no_intremap_host,
+    "short-mmio": short_mmio_host,
 }
 
 
 def sim_kernel(fixture: str = "reference") -> SimKernel:
     """A SimKernel over a named fixture: 'reference' (82599ES em1/em2 bonded, I350 em3/em4),
-    'testbed', 'no-intremap'."""
+    'testbed', 'no-intremap', 'short-mmio'."""
     if fixture not in FIXTURES:
         raise ValueError(f"unknown fixture {fixture!r}: choose from {', '.join(sorted(FIXTURES))}")
     fs = MemFs()

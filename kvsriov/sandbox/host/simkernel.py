@@ -4,7 +4,9 @@ Pure Python (no FUSE): `write()` and `read()` take root-relative paths and behav
 like the kernel's sysfs store/show handlers the agent depends on (DESIGN §5):
 - `sriov_numvfs` (drivers/pci/iov.c sriov_numvfs_store): above sriov_totalvfs -> ERANGE;
   the current count again -> no-op; no PF driver -> ENOENT; non-zero while another
-  non-zero count is enabled -> EBUSY; otherwise the PF driver adds/removes the VFs:
+  non-zero count is enabled -> EBUSY; more VFs than the IOV BAR window (the PF's `resource`
+  file, IOV line) holds -> ENOMEM ("not enough MMIO resources for SR-IOV", sriov_enable());
+  otherwise the PF driver adds/removes the VFs:
   `virtfnN` links on the PF, `physfn` on each VF, each VF in its own IOMMU group and
   bound to its default driver (a netdev driver registers `net/<ifname>`);
 - `driver_override`, `drivers/<d>/bind|unbind`, `drivers_probe` (drivers/pci/pci-driver.c,
@@ -26,6 +28,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from kvsriov.sandbox.host.memfs import File, MemFs
+from kvsriov.sandbox.host.tree import IOV_RESOURCE_LINE, VF_BAR_BYTES
 
 PCI_ROOT = "sys/devices/pci0000:00"
 DEVICES = "sys/bus/pci/devices"
@@ -63,6 +66,8 @@ class PciFn:
     vfs: list[str] = field(default_factory=list)
     physfn: str | None = None
     group: int | None = None
+    #: VFs the IOV BAR window holds (the `resource` file's IOV line / a VF BAR); None: all of them.
+    iov_window_vfs: int | None = None
 
     @property
     def dir(self) -> str:
@@ -112,9 +117,18 @@ class SimKernel:
             ifname=nets[0] if nets else None,
             total_vfs=int(total) if total is not None else None,
             group=int(group) if group is not None else None,
+            iov_window_vfs=self._iov_window_vfs(f"{base}/resource"),
         )
         self.fns[address] = fn
         self._attrs(fn)
+
+    def _iov_window_vfs(self, path: str) -> int | None:
+        """How many VF BARs fit the first IOV resource of a `resource` file (None: no such line)."""
+        lines = (self._attr(path) or "").splitlines()
+        if len(lines) <= IOV_RESOURCE_LINE:
+            return None
+        start, end, _ = (int(field, 16) for field in lines[IOV_RESOURCE_LINE].split())
+        return (end - start + 1) // VF_BAR_BYTES if end else None
 
     def _attrs(self, fn: PciFn) -> None:
         self.fs.put(
@@ -181,6 +195,10 @@ class SimKernel:
                 f"pci {pf.address}: {len(pf.vfs)} VFs already enabled. Disable before enabling {count} VFs"
             )
             raise _err(errno.EBUSY, "sriov_numvfs")
+        if pf.iov_window_vfs is not None and count > pf.iov_window_vfs:
+            # sriov_enable(): vf_bar_sz * nr_virtfn > resource_size(res) leaves the BAR uncounted.
+            self.log.append(f"pci {pf.address}: not enough MMIO resources for SR-IOV")
+            raise _err(errno.ENOMEM, "sriov_numvfs")
         self._enable_sriov(pf, count)
 
     def _vf_address(self, pf: PciFn, index: int) -> str:

@@ -27,6 +27,12 @@ def _rel(src_dir: Path, dst: Path) -> str:
     return os.path.relpath(dst, src_dir)
 
 
+#: Size of one VF's first BAR in the IOV window; 82599/82576 VFs have 16 KiB BARs (ixgbevf/igbvf).
+VF_BAR_BYTES = 16 * 1024
+#: The first IOV BAR's line in a PCI function's `resource` file (PCI_IOV_RESOURCES in linux/pci.h).
+IOV_RESOURCE_LINE = 7
+
+
 @dataclass
 class HostTree:
     """A host root under `root`: call the builders, then point the agent's FileSysfs & co at `root`."""
@@ -132,6 +138,18 @@ class HostTree:
             (dev / "sriov_numvfs").write_text("0\n")
         self.netdev(ifname, dev, carrier=carrier, speed=speed)
         return dev
+
+    def iov_window(self, pf_address: str, vfs: int, vf_bar_bytes: int = VF_BAR_BYTES) -> None:
+        """The PF's `resource` file with an IOV BAR (line 7, PCI_IOV_RESOURCES) sized for `vfs` VFs.
+
+        What firmware that reserved too little SR-IOV MMIO leaves: the kernel then refuses larger
+        counts with ENOMEM ("not enough MMIO resources for SR-IOV"). Lines are `start end flags`;
+        a zero line is an unused resource.
+        """
+        start = 0xF0000000
+        lines = ["0x0000000000000000 0x0000000000000000 0x0000000000000000"] * 13
+        lines[IOV_RESOURCE_LINE] = f"0x{start:016x} 0x{start + vfs * vf_bar_bytes - 1:016x} 0x0000000000140204"
+        (self.sys / PCI_ROOT / pf_address / "resource").write_text("\n".join(lines) + "\n")
 
     def vfs(
         self, pf_address: str, vf_addresses: list[str], vendor: str, device: str, driver: str | None
