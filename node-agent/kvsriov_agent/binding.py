@@ -12,15 +12,24 @@ Kernel facts (drivers/pci/pci-driver.c, pci-sysfs.c, drivers/vfio/):
 
 from __future__ import annotations
 
-from typing import Final, Literal
-
 from kvsriov_agent.host import paths
 from kvsriov_agent.host.bundle import Host
 from kvsriov_agent.slicing import vf_addresses
+from kvsriov_agent.vffacts import VFIO_PCI, VfDriver, iommu_group, read_vf, vf_driver
 from kvsriov_agent.waiting import poll
 
-VfDriver = Literal["vfio-pci", "netdevice"]
-VFIO_PCI: Final = "vfio-pci"
+#: VfDriver, VFIO_PCI, vf_driver and iommu_group live in vffacts.py; callers keep importing them here.
+__all__ = [
+    "VFIO_PCI",
+    "BindingError",
+    "VfDriver",
+    "bind_vf",
+    "bind_vfs",
+    "iommu_group",
+    "vf_driver",
+    "vf_driver_ok",
+]
+
 #: After drivers_probe: the probe is synchronous, but udev-less hosts and devtmpfs create
 #: /dev/vfio/N as the driver registers the group; seconds at most even under TCG.
 BIND_TIMEOUT_S = 15.0
@@ -30,27 +39,9 @@ class BindingError(Exception):
     """A VF that did not end up on the asked driver; the message names the VF and what is missing."""
 
 
-def _basename(link: str | None) -> str | None:
-    return link.rstrip("/").rsplit("/", 1)[-1] if link else None
-
-
-def vf_driver(host: Host, vf_pci: str) -> str | None:
-    """The driver bound to a PCI function (`driver` link), None when unbound."""
-    return _basename(host.sysfs.readlink(paths.pci(vf_pci, "driver")))
-
-
-def iommu_group(host: Host, vf_pci: str) -> str | None:
-    """The function's IOMMU group number (`iommu_group` link); None without an active IOMMU."""
-    return _basename(host.sysfs.readlink(paths.pci(vf_pci, "iommu_group")))
-
-
 def vf_driver_ok(host: Host, vf_pci: str, driver: VfDriver) -> bool:
     """The VF is usable as asked: on vfio-pci with its /dev/vfio group node, or on a netdev driver."""
-    current = vf_driver(host, vf_pci)
-    if driver == VFIO_PCI:
-        group = iommu_group(host, vf_pci)
-        return current == VFIO_PCI and group is not None and host.devfs.exists(f"{paths.DEV_VFIO}/{group}")
-    return current not in (None, VFIO_PCI) and bool(host.sysfs.listdir(paths.pci(vf_pci, "net")))
+    return read_vf(host, vf_pci).usable(driver)
 
 
 def bind_vf(host: Host, vf_pci: str, driver: VfDriver, timeout: float = BIND_TIMEOUT_S) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
 
 from kvsriov.api.conditions import NicConditionType, NicReason, set_condition
 from kvsriov.api.naming import resource_name
@@ -21,9 +22,11 @@ from kvsriov.api.nic import (
     VfStatus,
     Virtualization,
 )
+from kvsriov_agent.allocation import show_allocation, unallocated
 from kvsriov_agent.host import paths
 from kvsriov_agent.host.bundle import Host
 from kvsriov_agent.host.interfaces import Sysfs, VfInfo
+from kvsriov_agent.vffacts import VfFacts, read_vf
 
 _VIRTFN = re.compile(r"^virtfn(\d+)$")
 
@@ -83,8 +86,10 @@ def bond_of(sysfs: Sysfs, ifname: str) -> BondStatus | None:
     return BondStatus(master=master, members=sorted(slaves.split()))
 
 
-def vfs_of(sysfs: Sysfs, ifname: str, settings: list[VfInfo], pf_bound: bool) -> list[VfStatus]:
-    """VFs from the PF's `virtfnN` links (N is the VF index the PF driver uses in netlink)."""
+def vfs_of(host: Host, ifname: str, settings: list[VfInfo], pf_bound: bool) -> list[tuple[VfStatus, VfFacts]]:
+    """VFs from the PF's `virtfnN` links (N is the VF index the PF driver uses in netlink), each with
+    the facts the device plugin and binding need (vffacts.py), read once here."""
+    sysfs = host.sysfs
     by_index = {vf.index: vf for vf in settings}
     result = []
     for entry in sysfs.listdir(paths.net_device(ifname)):
@@ -92,26 +97,40 @@ def vfs_of(sysfs: Sysfs, ifname: str, settings: list[VfInfo], pf_bound: bool) ->
         if not match:
             continue
         index = int(match.group(1))
-        link = paths.net_device(ifname, entry)
-        driver = _basename(sysfs.readlink(f"{link}/driver"))
+        facts = read_vf(host, _basename(sysfs.resolve(paths.net_device(ifname, entry))) or "")
         # VFs of a PF whose driver is gone are orphans: the PF cannot manage them any more.
-        health: VfHealth = "Lost" if not pf_bound else "Healthy" if driver else "Unhealthy"
+        health: VfHealth = "Lost" if not pf_bound else "Healthy" if facts.driver else "Unhealthy"
         info = by_index.get(index)
-        result.append(
-            VfStatus(
-                index=index,
-                pci_address=_basename(sysfs.resolve(link)) or "",
-                driver=driver,
-                mac=info.mac if info else None,
-                vlan=info.vlan if info else None,
-                health=health,
-            )
+        status = VfStatus(
+            index=index,
+            pci_address=facts.pci,
+            driver=facts.driver,
+            mac=info.mac if info else None,
+            vlan=info.vlan if info else None,
+            health=health,
         )
-    return sorted(result, key=lambda vf: vf.index)
+        result.append((status, facts))
+    return sorted(result, key=lambda pair: pair[0].index)
+
+
+@dataclass(frozen=True)
+class NicObservation:
+    """One PF as a pass read it: the status to report (allocation not yet shown) and each VF's
+    facts by PCI address, for the device plugin, so nothing reads them twice."""
+
+    status: SriovPhysicalNicStatus
+    vfs: dict[str, VfFacts]
 
 
 def describe_nic(host: Host, node: str, ifname: str) -> SriovPhysicalNicStatus:
-    """Everything the NIC table shows about one PF."""
+    """Everything the NIC table shows about one PF, with no VF allocated (no device plugin asked)."""
+    status = observe_nic(host, node, ifname).status
+    show_allocation(status, unallocated(status))
+    return status
+
+
+def observe_nic(host: Host, node: str, ifname: str) -> NicObservation:
+    """Everything the NIC table shows about one PF but its allocation (allocation.py adds that)."""
     sysfs = host.sysfs
     vendor_id = _hex_id(sysfs.read(paths.net_device(ifname, "vendor")))
     device_id = _hex_id(sysfs.read(paths.net_device(ifname, "device")))
@@ -121,7 +140,8 @@ def describe_nic(host: Host, node: str, ifname: str) -> SriovPhysicalNicStatus:
     total = _int(sysfs.read(paths.net_device(ifname, "sriov_totalvfs"))) or 0
     num = _int(sysfs.read(paths.net_device(ifname, "sriov_numvfs"))) or 0
     settings = host.netlink.vfs(ifname) if num > 0 and driver else []
-    vfs = vfs_of(sysfs, ifname, settings, pf_bound=driver is not None)
+    observed = vfs_of(host, ifname, settings, pf_bound=driver is not None)
+    vfs = [vf for vf, _ in observed]
     virtualization: Virtualization = (
         "NotVirtualizable" if total == 0 else "Virtualized" if num > 0 or vfs else "Virtualizable"
     )
@@ -142,8 +162,6 @@ def describe_nic(host: Host, node: str, ifname: str) -> SriovPhysicalNicStatus:
         state=state,
         total_vfs=total,
         num_vfs=num,
-        # Allocation comes with the device plugin: for now every healthy, bound VF is free.
-        vfs_available=sum(1 for vf in vfs if vf.health == "Healthy"),
         resource_name=resource_name(ifname),
         bond=bond_of(sysfs, ifname),
         vfs=vfs,
@@ -151,7 +169,7 @@ def describe_nic(host: Host, node: str, ifname: str) -> SriovPhysicalNicStatus:
     status.conditions = set_condition(
         [], NicConditionType.PRESENT, "True", NicReason.DISCOVERED, f"{ifname} found at PCI address {pci}."
     )
-    return status
+    return NicObservation(status, {facts.pci: facts for _, facts in observed})
 
 
 def discover_nics(host: Host, node: str) -> list[SriovPhysicalNicStatus]:

@@ -28,13 +28,15 @@ from kvsriov.api.host import SriovHostSpec, SriovHostStatus
 from kvsriov.api.naming import nic_object_name
 from kvsriov.api.nic import SriovPhysicalNicSpec, SriovPhysicalNicStatus
 from kvsriov_agent import binding, guards, slicing
-from kvsriov_agent.discovery import describe_nic, physical_interfaces
+from kvsriov_agent.allocation import show_allocation, unallocated
+from kvsriov_agent.discovery import observe_nic, physical_interfaces
 from kvsriov_agent.host.bundle import Host
 from kvsriov_agent.hostconfig import apply_kernel_args, apply_unsafe_interrupts
 from kvsriov_agent.kube.client import ApiError, KubeClient, Obj, ResourcePath
 from kvsriov_agent.kube.events import EventRecorder
 from kvsriov_agent.objects import HOSTS, NICS, host_status, new_host, new_nic, nic_status, status_patch
 from kvsriov_agent.podresources import PodResourcesClient, PodResourcesUnavailable
+from kvsriov_agent.vffacts import VfFacts
 
 if TYPE_CHECKING:
     from kvsriov_agent.deviceplugin.manager import DevicePlugins
@@ -86,6 +88,8 @@ class Reconciler:
     #: NIC name -> the spec generation whose change failed and was rolled back: not re-applied every
     #: pass (each try would destroy and re-create the VFs it restored), only once the spec changes.
     _rolled_back: dict[str, int | None] = field(default_factory=dict)
+    #: VF PCI address -> what the kernel showed of it when this pass last read its PF (vffacts.py).
+    _vf_facts: dict[str, VfFacts] = field(default_factory=dict)
     #: The SriovHost as this pass last read or wrote it (its status is re-written when a device
     #: plugin failed to serve during the NIC steps, so that it shows in this pass).
     _host_obj: Obj | None = None
@@ -100,6 +104,7 @@ class Reconciler:
         before the host is probed and the other NICs are described.
         """
         interfaces = physical_interfaces(self.host.sysfs)
+        self._vf_facts.clear()
         done: set[str] = set()
         known = _current_host_status(host_obj)
         if known is not None and host_obj is not None:
@@ -108,7 +113,7 @@ class Reconciler:
             for name, obj in nics.items():
                 ifname = obj.get("spec", {}).get("interface") or ""
                 if _spec_pending(obj) and ifname in interfaces and name == nic_object_name(self.node, ifname):
-                    self.reconcile_nic(obj, describe_nic(self.host, self.node, ifname), nics, known)
+                    self.reconcile_nic(obj, self._observe(ifname), nics, known)
                     done.add(name)
         host_status_now = self.reconcile_host(host_obj)
         names = set(done)
@@ -119,7 +124,7 @@ class Reconciler:
                 continue
             names.add(name)
             try:  # one NIC that fails (a sysfs read, an API write) does not stop the others
-                status = describe_nic(self.host, self.node, ifname)
+                status = self._observe(ifname)
                 self.reconcile_nic(nics.get(name), status, nics, host_status_now)
             except Exception as err:
                 expected = isinstance(err, ApiError | OSError)  # else a bug: keep its traceback
@@ -211,8 +216,12 @@ class Reconciler:
                 status.conditions, SLICED, "True", NicReason.AS_REQUESTED, detail, gen
             )
         self._vfs_lost(obj, status, previous, gen)
-        if self.plugins is not None:
-            self.plugins.observe(status, spec, self._pod)
+        view = (
+            self.plugins.observe(status, self._vf_facts, spec, self._pod)
+            if self.plugins is not None
+            else unallocated(status)
+        )
+        show_allocation(status, view)
         status.observed_generation = gen
         self._write_status(NICS, obj, status.to_api())
         for event in self._after_status:
@@ -426,11 +435,17 @@ class Reconciler:
         except (ApiError, OSError):
             return None
 
+    def _observe(self, ifname: str) -> SriovPhysicalNicStatus:
+        """The PF as the kernel shows it now; its VFs' facts are kept for the device plugin."""
+        observed = observe_nic(self.host, self.node, ifname)
+        self._vf_facts.update(observed.vfs)
+        return observed.status
+
     def _in_use(self, status: SriovPhysicalNicStatus) -> dict[int, str]:
         return guards.vfs_in_use(status, self.pod_resources, self._pod)
 
     def _describe(self, before: SriovPhysicalNicStatus, gen: int | None) -> SriovPhysicalNicStatus:
-        fresh = describe_nic(self.host, self.node, before.interface or "")
+        fresh = self._observe(before.interface or "")
         fresh.conditions = _merge_conditions(before, fresh)
         fresh.observed_generation = gen
         return fresh

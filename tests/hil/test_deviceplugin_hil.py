@@ -20,7 +20,7 @@ from kvsriov.sandbox.kubelet.deviceplugins import StandInKubelet
 from kvsriov.sandbox.kubelet.podresources import FakePodResources
 from kvsriov_agent.binding import bind_vfs, iommu_group
 from kvsriov_agent.deviceplugin.manager import DevicePlugins, PluginPaths
-from kvsriov_agent.discovery import describe_nic, discover_nics
+from kvsriov_agent.discovery import discover_nics, observe_nic
 from kvsriov_agent.host.bundle import Host, real_host
 from kvsriov_agent.podresources import PodResourcesClient
 from kvsriov_agent.slicing import apply_numvfs, current_numvfs, vf_addresses
@@ -61,7 +61,8 @@ def test_plugin_lists_and_allocates_the_igb_vfs(sliced: tuple[Host, str, str], t
         plugins.start()
         try:
             spec = SriovPhysicalNicSpec(node_name="guest", interface=ifname, num_vfs=7, vf_driver="vfio-pci")
-            plugins.observe(describe_nic(host, "guest", ifname), spec, lambda ns, name: None)
+            observed = observe_nic(host, "guest", ifname)
+            plugins.observe(observed.status, observed.vfs, spec, lambda ns, name: None)
             kubelet.wait(lambda: len(kubelet.healthy(resource)) == 7, TIMEOUT_S, f"7 healthy {resource}")
             assert set(kubelet.devices(resource)) == vfs
 

@@ -148,7 +148,8 @@ class HostTree:
         """
         start = 0xF0000000
         lines = ["0x0000000000000000 0x0000000000000000 0x0000000000000000"] * 13
-        lines[IOV_RESOURCE_LINE] = f"0x{start:016x} 0x{start + vfs * vf_bar_bytes - 1:016x} 0x0000000000140204"
+        end = start + vfs * vf_bar_bytes - 1
+        lines[IOV_RESOURCE_LINE] = f"0x{start:016x} 0x{end:016x} 0x0000000000140204"
         (self.sys / PCI_ROOT / pf_address / "resource").write_text("\n".join(lines) + "\n")
 
     def vfs(

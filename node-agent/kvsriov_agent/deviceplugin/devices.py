@@ -1,7 +1,7 @@
 """What the device plugin advertises for one PF: its VFs, each Healthy only when usable.
 
 Usable (issue 6, DESIGN §3 step 1): the VF exists, is bound to the driver spec.vfDriver
-asks for and, for vfio-pci, its /dev/vfio/<group> node exists (binding.vf_driver_ok).
+asks for and, for vfio-pci, its /dev/vfio/<group> node exists (vffacts.VfFacts.usable).
 A VF that vanishes while the spec still asks for it (PF driver removed, PF gone) stays
 listed as Unhealthy, so the kubelet stops scheduling on it and says why, instead of the
 device silently disappearing; VFs removed on purpose (numVfs lowered) are dropped.
@@ -9,12 +9,11 @@ device silently disappearing; VFs removed on purpose (numVfs lowered) are droppe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kvsriov.api.nic import SriovPhysicalNicStatus
-from kvsriov_agent.binding import VfDriver, iommu_group, vf_driver_ok
-from kvsriov_agent.host import paths
-from kvsriov_agent.host.bundle import Host
+from kvsriov_agent.vffacts import VfDriver, VfFacts
 
 HEALTHY = "Healthy"  # k8s.io/kubelet pkg/apis/deviceplugin/v1beta1/constants.go
 UNHEALTHY = "Unhealthy"
@@ -37,38 +36,29 @@ class Device:
         return HEALTHY if self.healthy else UNHEALTHY
 
 
-def numa_node(host: Host, pci: str) -> int | None:
-    """`cat /sys/bus/pci/devices/PCI/numa_node`; -1 (no affinity) and absent both mean None."""
-    text = host.sysfs.read(paths.pci(pci, "numa_node"))
-    try:
-        value = int(text) if text is not None else -1
-    except ValueError:
-        return None
-    return value if value >= 0 else None
-
-
 def observe_devices(
-    host: Host,
     status: SriovPhysicalNicStatus,
+    facts: Mapping[str, VfFacts],
     wanted_vfs: int,
     driver: VfDriver,
     previous: dict[str, Device],
 ) -> dict[str, Device]:
-    """The PF's devices now; `previous` keeps vanished-but-wanted VFs listed as Unhealthy."""
+    """The PF's devices now, from this pass's VF facts; `previous` keeps vanished-but-wanted VFs
+    listed as Unhealthy."""
     pf = status.interface or ""
     found: dict[str, Device] = {}
     for vf in status.vfs:
-        if not vf.pci_address:
+        known = facts.get(vf.pci_address)
+        if not vf.pci_address or known is None:
             continue
-        healthy = vf.health != "Lost" and vf_driver_ok(host, vf.pci_address, driver)
         found[vf.pci_address] = Device(
             pci=vf.pci_address,
             pf=pf,
             pf_pci=status.pci_address or "",
             index=vf.index,
-            numa=numa_node(host, vf.pci_address),
-            group=iommu_group(host, vf.pci_address),
-            healthy=healthy,
+            numa=known.numa,
+            group=known.group,
+            healthy=vf.health != "Lost" and known.usable(driver),
         )
     for pci, old in previous.items():
         if pci not in found and old.index < wanted_vfs:

@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,12 +33,14 @@ import grpc
 from kvsriov.api.constants import RESOURCE_PREFIX
 from kvsriov.api.naming import resource_name
 from kvsriov.api.nic import SriovPhysicalNicSpec, SriovPhysicalNicStatus
+from kvsriov_agent.allocation import AllocationView, unallocated
 from kvsriov_agent.deviceplugin import devices as dev
 from kvsriov_agent.deviceplugin import devinfo
 from kvsriov_agent.deviceplugin.plugin import ResourcePlugin
 from kvsriov_agent.host.bundle import Host
 from kvsriov_agent.podresources import PodResourcesClient, PodResourcesUnavailable
 from kvsriov_agent.podresources.vms import vm_of_pod
+from kvsriov_agent.vffacts import VfFacts
 
 log = logging.getLogger(__name__)
 DEFAULT_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
@@ -98,16 +100,28 @@ class DevicePlugins:
 
     # -- hooks from the reconcile pass ---------------------------------------------------------
 
-    def observe(self, status: SriovPhysicalNicStatus, spec: SriovPhysicalNicSpec, lookup: PodLookup) -> None:
-        """Refresh the PF's resource and show allocation in `status` (vfs[].allocated/owner, InUse)."""
+    def observe(
+        self,
+        status: SriovPhysicalNicStatus,
+        facts: Mapping[str, VfFacts],
+        spec: SriovPhysicalNicSpec,
+        lookup: PodLookup,
+    ) -> AllocationView:
+        """Refresh the PF's resource from this pass's VF facts; returns what the kubelet holds of it,
+        for the reconciler to show in the status (it alone writes the status)."""
         if not status.interface or not status.total_vfs:
-            return
+            return unallocated(status)
         plugin = self._plugin(status.interface)
-        table = dev.observe_devices(self.host, status, spec.num_vfs, spec.vf_driver, plugin.devices)
+        table = dev.observe_devices(status, facts, spec.num_vfs, spec.vf_driver, plugin.devices)
         if plugin.update(table, spec.vf_driver):
             log.info("%s: %d devices, %d healthy", plugin.resource, len(table),
                      sum(d.healthy for d in table.values()))  # fmt: skip
-        self._show(status, table, lookup)
+        owners = {
+            vf.pci_address: self._owner(holder, lookup)
+            for vf in status.vfs
+            if (holder := self.allocated.get(vf.pci_address)) is not None
+        }
+        return AllocationView(frozenset(pci for pci, d in table.items() if d.healthy), owners)
 
     def missing(self, interface: str) -> None:
         plugin = self.plugins.get(resource_name(interface))
@@ -145,19 +159,6 @@ class DevicePlugins:
             log.info("%s: serving again on %s", plugin.resource, plugin.socket)
             self.wakeup()
         return True
-
-    def _show(self, status: SriovPhysicalNicStatus, table: dict[str, dev.Device], lookup: PodLookup) -> None:
-        free = 0
-        for vf in status.vfs:
-            holder = self.allocated.get(vf.pci_address)
-            vf.allocated = holder is not None
-            vf.owner = self._owner(holder, lookup) if holder else None
-            device = table.get(vf.pci_address)
-            free += int(holder is None and device is not None and device.healthy)
-        status.vfs_available = free
-        if any(vf.allocated for vf in status.vfs) and status.state == "Virtualized":
-            status.state = "InUse"
-        status.vfs_summary = f"{status.vfs_available}/{status.num_vfs}"
 
     def _owner(self, holder: tuple[str, str], lookup: PodLookup) -> str:
         if holder not in self._owners:
