@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
@@ -27,29 +28,15 @@ from kvsriov.api.conditions import (
 from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, LABEL_MANAGED_BY, MANAGED_BY_VALUE, VERSION
 from kvsriov.api.errors import describe
 from kvsriov.api.ipam import Ipam
+from kvsriov.api.kinds import L3_PLURAL
 from kvsriov.api.l2 import SriovL2Network
 from kvsriov.api.l3 import SriovL3Network
 from kvsriov.api.naming import resource_name
 from kvsriov_operator import rules
-from kvsriov_operator.readiness import NicView, l2_status
+from kvsriov_operator.readiness import l2_status
 from kvsriov_operator.render.cloudinit import cloud_init_status
 from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted, render_nads
-
-if TYPE_CHECKING:  # settings -> cache -> here: import for the annotations only
-    from kvsriov_operator.settings import Clients
-
-L2_PLURAL = "sriovl2networks"
-L3_PLURAL = "sriovl3networks"
-
-
-@dataclass(frozen=True)
-class L3Ref:
-    """An L3 network as its siblings see it: who is older, which addresses it holds."""
-
-    name: str
-    created: str
-    ipam: Mapping[str, Any] | None
-    deleting: bool = False
+from kvsriov_operator.views import L3Ref, NicView
 
 
 def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,23 +46,25 @@ def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[
     return patch
 
 
-def get_or_none(clients: Clients, plural: str, name: str) -> dict[str, Any] | None:
+def get_or_none(custom: CustomObjectsApi, plural: str, name: str) -> dict[str, Any] | None:
     try:
-        return clients.custom.get_cluster_custom_object(GROUP, VERSION, plural, name)  # type: ignore[no-any-return]
+        return custom.get_cluster_custom_object(GROUP, VERSION, plural, name)  # type: ignore[no-any-return]
     except ApiException as exc:
         if exc.status == 404:
             return None
         raise
 
 
-def patch_status(clients: Clients, plural: str, body: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+def patch_status(
+    custom: CustomObjectsApi, plural: str, body: Mapping[str, Any], new: Mapping[str, Any]
+) -> None:
     """Write `new` as the object's status unless it already is (no empty writes on a resync)."""
     old = body.get("status") or {}
     if {k: v for k, v in old.items() if k in new} == dict(new) and set(old) <= set(new):
         return
     name = body["metadata"]["name"]
     try:
-        clients.custom.patch_cluster_custom_object_status(
+        custom.patch_cluster_custom_object_status(
             GROUP, VERSION, plural, name, {"status": status_patch(old, new)}
         )
     except ApiException as exc:
@@ -179,16 +168,18 @@ def older_siblings(me: L3Ref, siblings: Iterable[L3Ref]) -> dict[str, Ipam]:
     return result
 
 
-def list_nads(clients: Clients, l3_name: str) -> dict[str, dict[str, Any]]:
-    found = clients.custom.list_cluster_custom_object(
+def list_nads(custom: CustomObjectsApi, l3_name: str) -> dict[str, dict[str, Any]]:
+    found = custom.list_cluster_custom_object(
         NAD_GROUP, NAD_VERSION, NAD_PLURAL, label_selector=f"{LABEL_L3_NETWORK}={l3_name}"
     )
     return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in found.get("items", [])}
 
 
-def apply_nads(clients: Clients, l3_name: str, desired: Mapping[str, dict[str, Any]] | None) -> NadSync:
+def apply_nads(
+    custom: CustomObjectsApi, l3_name: str, desired: Mapping[str, dict[str, Any]] | None
+) -> NadSync:
     """Create/repair the desired NADs and delete the others; None = leave them as they are."""
-    existing = list_nads(clients, l3_name)
+    existing = list_nads(custom, l3_name)
     if desired is None:
         return NadSync(sorted(existing))
     failed: list[str] = []
@@ -198,12 +189,10 @@ def apply_nads(clients: Clients, l3_name: str, desired: Mapping[str, dict[str, A
         current = existing.get(key)
         try:
             if current is None:  # 409 below: created meanwhile (by a concurrent reconcile)
-                clients.custom.create_namespaced_custom_object(
-                    NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, nad
-                )
+                custom.create_namespaced_custom_object(NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, nad)
                 sync.created.append(key)
             elif drifted(current, nad):
-                clients.custom.patch_namespaced_custom_object(
+                custom.patch_namespaced_custom_object(
                     NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, name, nad
                 )
                 sync.updated.append(key)
@@ -214,25 +203,25 @@ def apply_nads(clients: Clients, l3_name: str, desired: Mapping[str, dict[str, A
                 raise
             failed.append(namespace)  # the namespace does not exist
     for key in sorted(set(existing) - set(desired)):
-        delete_nad(clients, key)
+        delete_nad(custom, key)
         sync.deleted.append(key)
     sync.nads = sorted(k for k in desired if k.split("/", 1)[0] not in failed)
     sync.failed = failed
     return sync
 
 
-def delete_nad(clients: Clients, key: str) -> None:
+def delete_nad(custom: CustomObjectsApi, key: str) -> None:
     namespace, name = key.split("/", 1)
     try:
-        clients.custom.delete_namespaced_custom_object(NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, name)
+        custom.delete_namespaced_custom_object(NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, name)
     except ApiException as exc:
         if exc.status != 404:
             raise
 
 
-def l3_exists(clients: Clients, name: str) -> bool:
+def l3_exists(custom: CustomObjectsApi, name: str) -> bool:
     try:
-        clients.custom.get_cluster_custom_object(GROUP, VERSION, L3_PLURAL, name)
+        custom.get_cluster_custom_object(GROUP, VERSION, L3_PLURAL, name)
     except ApiException as exc:
         if exc.status == 404:
             return False
@@ -240,12 +229,12 @@ def l3_exists(clients: Clients, name: str) -> bool:
     return True
 
 
-def delete_all_nads(clients: Clients, l3_name: str) -> None:
-    for key in list_nads(clients, l3_name):
-        delete_nad(clients, key)
+def delete_all_nads(custom: CustomObjectsApi, l3_name: str) -> None:
+    for key in list_nads(custom, l3_name):
+        delete_nad(custom, key)
 
 
-def delete_orphaned_nads(clients: Clients, l3_exists: Callable[[str], bool]) -> list[str]:
+def delete_orphaned_nads(custom: CustomObjectsApi, l3_exists: Callable[[str], bool]) -> list[str]:
     """Delete our NADs whose L3 network is gone; returns them (namespace/name).
 
     The finalizer covers a deletion the operator sees. This covers the ones it cannot: an L3
@@ -254,7 +243,7 @@ def delete_orphaned_nads(clients: Clients, l3_exists: Callable[[str], bool]) -> 
     with the finalizer removed by hand. (NADs carry no ownerReference, so no garbage collector
     does this for us.) `l3_exists` is asked once per L3 network the NADs name.
     """
-    found = clients.custom.list_cluster_custom_object(
+    found = custom.list_cluster_custom_object(
         NAD_GROUP,
         NAD_VERSION,
         NAD_PLURAL,
@@ -268,12 +257,12 @@ def delete_orphaned_nads(clients: Clients, l3_exists: Callable[[str], bool]) -> 
         if item["metadata"]["labels"][LABEL_L3_NETWORK] in gone
     )
     for key in orphans:
-        delete_nad(clients, key)
+        delete_nad(custom, key)
     return orphans
 
 
 def reconcile_l3(
-    clients: Clients,
+    custom: CustomObjectsApi,
     body: Mapping[str, Any],
     siblings: Iterable[L3Ref],
     l2_body: Mapping[str, Any] | None,
@@ -300,11 +289,11 @@ def reconcile_l3(
             generation,
             L3Reason.INVALID_SPEC,
             describe(exc, "spec"),
-            sorted(list_nads(clients, name)),
+            sorted(list_nads(custom, name)),
         )
     if l2_body is None:
         announce({})
-        sync = apply_nads(clients, name, {})
+        sync = apply_nads(custom, name, {})
         message = f"SriovL2Network {l3.spec.l2_network} does not exist; create it or fix spec.l2Network"
         outcome = _refused(old_conditions, generation, L3Reason.L2_NETWORK_NOT_FOUND, message, sync.nads)
         outcome.events = sync.events()
@@ -316,7 +305,7 @@ def reconcile_l3(
     desired = {} if not effective else (None if refusals else render_nads(l3, l2))
     if desired is not None:
         announce(desired)
-    sync = apply_nads(clients, name, desired)
+    sync = apply_nads(custom, name, desired)
     nads, failed = sync.nads, sync.failed
     events = sync.events() + sriov_events(body.get("status"), effective, l3.spec.l2_network)
     if refusals:

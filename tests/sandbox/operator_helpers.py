@@ -14,8 +14,9 @@ from kubernetes.client.exceptions import ApiException
 from kvsriov.api.constants import GROUP, LABEL_INTERFACE, LABEL_NODE, VERSION
 from kvsriov.api.naming import nic_object_name
 from kvsriov_operator.cli import run
+from kvsriov_operator.clients import Clients
 from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION
-from kvsriov_operator.settings import Clients, Knobs
+from kvsriov_operator.settings import Knobs
 
 SELECTOR = {"kvsriov.io/sriov": "true"}
 
