@@ -9,33 +9,19 @@ the API. Every write is skipped when nothing changed, so running twice is a no-o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
-from pydantic import ValidationError
 
-from kvsriov.api.conditions import (
-    Condition,
-    EventReason,
-    L2ConditionType,
-    L3ConditionType,
-    L3Reason,
-    find_condition,
-    set_condition,
-)
+from kvsriov.api.conditions import EventReason, L2ConditionType
 from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, LABEL_MANAGED_BY, MANAGED_BY_VALUE, VERSION
-from kvsriov.api.errors import describe
-from kvsriov.api.ipam import Ipam
 from kvsriov.api.kinds import L3_PLURAL
 from kvsriov.api.l2 import SriovL2Network
-from kvsriov.api.l3 import SriovL3Network
-from kvsriov.api.naming import resource_name
-from kvsriov_operator import rules
+from kvsriov_operator.l3plan import plan_l3, settle
+from kvsriov_operator.outcomes import Event, L3Outcome, NadSync
 from kvsriov_operator.readiness import l2_status
-from kvsriov_operator.render.cloudinit import cloud_init_status
-from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted, render_nads
+from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted
 from kvsriov_operator.views import L3Ref, NicView
 
 
@@ -100,72 +86,6 @@ def effectiveness_event(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -
 
 
 # --- L3 -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Event:
-    """A Kubernetes Event to record on the object: what changed, in a user's words."""
-
-    reason: str
-    message: str
-    type: str = "Normal"
-
-
-@dataclass
-class L3Outcome:
-    """What reconciling an L3 network decided: its new status and the events to record."""
-
-    status: dict[str, Any]
-    warning: str | None = None
-    nads: list[str] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-
-
-@dataclass
-class NadSync:
-    """What converging an L3 network's NADs did."""
-
-    nads: list[str]
-    """namespace/name of the NADs that exist now."""
-    failed: list[str] = field(default_factory=list)
-    """Namespaces that could not be written (they do not exist)."""
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-
-    def events(self) -> list[Event]:
-        return [
-            Event(reason, f"{verb} NetworkAttachmentDefinition {', '.join(keys)}")
-            for reason, verb, keys in (
-                (EventReason.NAD_CREATED, "created", self.created),
-                (EventReason.NAD_UPDATED, "re-rendered", self.updated),
-                (EventReason.NAD_DELETED, "removed", self.deleted),
-            )
-            if keys
-        ]
-
-
-def older_siblings(me: L3Ref, siblings: Iterable[L3Ref]) -> dict[str, Ipam]:
-    """The other L3 networks on the same L2 network created before `me` (they keep their ranges).
-
-    creationTimestamp has one-second resolution; networks created in the same second are
-    ordered by name. The admission webhook refuses an overlapping newcomer before it exists,
-    so this order matters only for objects that bypassed it.
-    """
-    result = {}
-    for other in siblings:
-        if (
-            other.name == me.name
-            or other.ipam is None
-            or other.deleting  # its addresses are being released
-            or (other.created, other.name) >= (me.created, me.name)
-        ):
-            continue
-        try:
-            result[other.name] = Ipam.model_validate(other.ipam)
-        except ValidationError:
-            continue  # its own conditions report that; it holds no addresses
-    return result
 
 
 def list_nads(custom: CustomObjectsApi, l3_name: str) -> dict[str, dict[str, Any]]:
@@ -268,101 +188,13 @@ def reconcile_l3(
     l2_body: Mapping[str, Any] | None,
     announce: Callable[[Mapping[str, dict[str, Any]]], None] = lambda desired: None,
 ) -> L3Outcome:
-    """Decide effective SR-IOV and refusals, converge the NADs, and compute the L3 status.
+    """Plan (l3plan.py), converge the NADs, and settle the L3 status from what the writes did.
 
     `l2_body` is the L2 network it names (metadata and spec suffice), None when it does not exist.
     `announce` hears the NADs it is about to converge to (namespace/name -> body), before the
-    writes (not called when it leaves them as they are).
-
-    SR-IOV effectively off (here or on the L2 network, or the L2 network gone): its NADs are
-    removed. Refused (a rule broken): NADs are left as they are, so running VMs keep working
-    while the user fixes the spec. Otherwise the NADs are rendered in every target namespace.
+    writes (not called when it leaves them as they are). The caller writes the status.
     """
-    meta = body.get("metadata") or {}
-    name, generation = meta["name"], meta.get("generation")
-    old_conditions = [Condition.model_validate(c) for c in (body.get("status") or {}).get("conditions", [])]
-    try:
-        l3 = SriovL3Network.model_validate(body)
-    except ValidationError as exc:
-        return _refused(
-            old_conditions,
-            generation,
-            L3Reason.INVALID_SPEC,
-            describe(exc, "spec"),
-            sorted(list_nads(custom, name)),
-        )
-    if l2_body is None:
-        announce({})
-        sync = apply_nads(custom, name, {})
-        message = f"SriovL2Network {l3.spec.l2_network} does not exist; create it or fix spec.l2Network"
-        outcome = _refused(old_conditions, generation, L3Reason.L2_NETWORK_NOT_FOUND, message, sync.nads)
-        outcome.events = sync.events()
-        return outcome
-    l2 = SriovL2Network.model_validate(l2_body)
-    effective = rules.effective_sriov(l3.spec, l2.spec)
-    me = L3Ref(name, meta.get("creationTimestamp") or "", None)
-    refusals = rules.l3_refusals(l3.spec, l2.spec, older_siblings(me, siblings))
-    desired = {} if not effective else (None if refusals else render_nads(l3, l2))
-    if desired is not None:
-        announce(desired)
-    sync = apply_nads(custom, name, desired)
-    nads, failed = sync.nads, sync.failed
-    events = sync.events() + sriov_events(body.get("status"), effective, l3.spec.l2_network)
-    if refusals:
-        outcome = _refused(old_conditions, generation, L3Reason.REFUSED, "; ".join(map(str, refusals)), nads)
-        outcome.status["sriovEnabled"] = effective
-        outcome.events = events
-        return outcome
-    conditions = set_condition(
-        old_conditions,
-        L3ConditionType.NADS_RENDERED,
-        "False" if failed else "True",
-        L3Reason.NAMESPACE_MISSING if failed else (L3Reason.RENDERED if effective else L3Reason.SRIOV_OFF),
-        f"could not write into namespaces {', '.join(failed)}; create them"
-        if failed
-        else (f"{len(nads)} NetworkAttachmentDefinition(s)" if effective else "SR-IOV is off: no NADs"),
-        generation,
-    )
-    conditions = set_condition(conditions, L3ConditionType.READY, "True", L3Reason.RECONCILED, "", generation)
-    status: dict[str, Any] = {
-        "sriovEnabled": effective,
-        "networkAttachmentDefinitions": nads,
-        "observedGeneration": generation,
-        "conditions": [c.to_api() for c in conditions],
-    }
-    if effective:
-        status["resourceName"] = resource_name(l2.spec.physical_interface)
-        status["cloudInit"] = cloud_init_status(l3)
-    return L3Outcome(status=status, nads=nads, events=events)
-
-
-def sriov_events(old_status: Mapping[str, Any] | None, effective: bool, l2_name: str) -> list[Event]:
-    """An Event when the L3 network's effective SR-IOV changes (e.g. turned off on its L2 network)."""
-    before = (old_status or {}).get("sriovEnabled")
-    if before is None or before == effective:
-        return []
-    if effective:
-        return [Event(EventReason.SRIOV_ENABLED, "SR-IOV is now on: VMs may get VF NICs on this network")]
-    return [
-        Event(
-            EventReason.SRIOV_DISABLED,
-            f"SR-IOV is now off (here or on SriovL2Network {l2_name}): its NADs are removed",
-        )
-    ]
-
-
-def _refused(
-    old: list[Condition], generation: int | None, reason: str, message: str, nads: list[str]
-) -> L3Outcome:
-    previous = find_condition(old, L3ConditionType.READY)
-    conditions = set_condition(old, L3ConditionType.READY, "False", reason, message, generation)
-    conditions = set_condition(
-        conditions, L3ConditionType.NADS_RENDERED, "False", reason, "not rendered: see Ready", generation
-    )
-    status = {
-        "networkAttachmentDefinitions": nads,
-        "observedGeneration": generation,
-        "conditions": [c.to_api() for c in conditions],
-    }
-    is_new = previous is None or previous.status != "False" or previous.message != message
-    return L3Outcome(status=status, warning=message if is_new else None, nads=nads)
+    plan = plan_l3(body, siblings, l2_body)
+    if plan.nads is not None:
+        announce(plan.nads)
+    return settle(plan, apply_nads(custom, plan.name, plan.nads))

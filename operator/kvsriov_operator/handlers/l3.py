@@ -24,8 +24,8 @@ from kvsriov.api.conditions import EventReason
 from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, LABEL_MANAGED_BY, MANAGED_BY_VALUE, VERSION
 from kvsriov.api.kinds import L3_PLURAL
 from kvsriov_operator.clients import Clients
+from kvsriov_operator.outcomes import L3Outcome
 from kvsriov_operator.reconcile import (
-    L3Outcome,
     delete_all_nads,
     delete_orphaned_nads,
     l3_exists,
@@ -148,9 +148,7 @@ async def sweep_orphans(clients: Clients) -> None:
         log.warning("could not look for NADs of deleted L3 networks: %s", f"{exc.status} {exc.reason}")
         return
     if removed:
-        log.info(
-            "removed %d NADs of L3 networks that no longer exist: %s", len(removed), ", ".join(removed)
-        )
+        log.info("removed %d NADs of L3 networks that no longer exist: %s", len(removed), ", ".join(removed))
 
 
 @kopf.on.cleanup()
