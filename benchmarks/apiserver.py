@@ -27,16 +27,17 @@ from kubernetes import client, config, watch
 
 from kvsriov.api import GROUP, VERSION
 from kvsriov.api.constants import LABEL_INTERFACE, LABEL_NODE
+from kvsriov.api.kinds import NIC_KIND, NIC_PLURAL
 from kvsriov.paths import PROJECT_ROOT
 
-PLURAL = "sriovphysicalnics"
+PLURAL = NIC_PLURAL
 
 
 def nic_body(i: int) -> dict:
     node, port = f"node-{i // 4:05d}", f"em{i % 4 + 1}"
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "SriovPhysicalNic",
+        "kind": NIC_KIND,
         "metadata": {"name": f"{node}.{port}", "labels": {LABEL_NODE: node, LABEL_INTERFACE: port}},
         "spec": {"nodeName": node, "interface": port, "numVfs": 0},
     }

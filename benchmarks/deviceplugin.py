@@ -104,6 +104,8 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of the idle window")
     args = parser.parse_args()
 
+    from kvsriov.api.constants import GROUP, VERSION
+    from kvsriov.api.kinds import NIC_PLURAL
     from kvsriov.sandbox.apiserver.server import EmulatedApiServer
     from kvsriov.sandbox.host.simhost import fuse_unavailable, mount_sim_host
     from kvsriov.sandbox.kubelet.deviceplugins import StandInKubelet
@@ -115,7 +117,7 @@ def main() -> None:
     if (why := fuse_unavailable()) is not None:
         print(f"skipped: {why}")
         return
-    nics = ResourcePath("kvsriov.io", "v1alpha1", "sriovphysicalnics")
+    nics = ResourcePath(GROUP, VERSION, NIC_PLURAL)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         push = push_latency(tmp, 200)

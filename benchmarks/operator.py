@@ -32,6 +32,7 @@ from kubernetes import client, config, watch
 
 from kvsriov.api import GROUP, VERSION
 from kvsriov.api.constants import LABEL_INTERFACE, LABEL_L3_NETWORK, LABEL_NODE
+from kvsriov.api.kinds import L2_KIND, L2_PLURAL, L3_KIND, L3_PLURAL, NIC_KIND, NIC_PLURAL
 
 NAD = ("k8s.cni.cncf.io", "v1", "network-attachment-definitions")
 PORTS = ("em1", "em2", "em3", "em4")
@@ -48,14 +49,14 @@ def populate(custom: client.CustomObjectsApi, core: client.CoreV1Api, args: argp
         name = f"{node_name}.{port}"
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "SriovPhysicalNic",
+            "kind": NIC_KIND,
             "metadata": {"name": name, "labels": {LABEL_NODE: node_name, LABEL_INTERFACE: port}},
             "spec": {"nodeName": node_name, "interface": port, "numVfs": 8},
         }
-        custom.create_cluster_custom_object(GROUP, VERSION, "sriovphysicalnics", body)
+        custom.create_cluster_custom_object(GROUP, VERSION, NIC_PLURAL, body)
         status = {"nodeName": node_name, "interface": port, "virtualization": "Virtualized", "totalVfs": 63}
         custom.patch_cluster_custom_object_status(
-            GROUP, VERSION, "sriovphysicalnics", name, {"status": status | {"numVfs": 8}}
+            GROUP, VERSION, NIC_PLURAL, name, {"status": status | {"numVfs": 8}}
         )
 
     def l2(i: int) -> None:
@@ -68,13 +69,13 @@ def populate(custom: client.CustomObjectsApi, core: client.CoreV1Api, args: argp
         }
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "SriovL2Network",
+            "kind": L2_KIND,
             "metadata": {"name": f"l2-{i:03d}"},
         }
-        custom.create_cluster_custom_object(GROUP, VERSION, "sriovl2networks", body | {"spec": spec})
+        custom.create_cluster_custom_object(GROUP, VERSION, L2_PLURAL, body | {"spec": spec})
 
     def l3(i: int) -> None:
-        custom.create_cluster_custom_object(GROUP, VERSION, "sriovl3networks", l3_body(i, args.l2))
+        custom.create_cluster_custom_object(GROUP, VERSION, L3_PLURAL, l3_body(i, args.l2))
 
     with ThreadPoolExecutor(args.threads) as pool:
         for what, fn, count in (
@@ -101,7 +102,7 @@ def l3_body(i: int, n_l2: int, end: int = 200) -> dict[str, Any]:
     }
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "SriovL3Network",
+        "kind": L3_KIND,
         "metadata": {"name": f"l3-{i:04d}"},
         "spec": spec,
     }
@@ -131,8 +132,8 @@ class Convergence:
         self.lock = threading.Lock()
         self.stopped = False
         kinds = (
-            ((GROUP, VERSION, "sriovl2networks"), {}, lambda o: self._set(self.l2, o, l2_current)),
-            ((GROUP, VERSION, "sriovl3networks"), {}, lambda o: self._set(self.l3, o, l3_ready)),
+            ((GROUP, VERSION, L2_PLURAL), {}, lambda o: self._set(self.l2, o, l2_current)),
+            ((GROUP, VERSION, L3_PLURAL), {}, lambda o: self._set(self.l3, o, l3_ready)),
             (NAD, {"label_selector": LABEL_L3_NETWORK}, self._nad),
         )
         for what, kwargs, apply in kinds:
@@ -230,7 +231,7 @@ def latency(custom: client.CustomObjectsApi, args: argparse.Namespace) -> list[f
         custom.patch_cluster_custom_object(
             GROUP,
             VERSION,
-            "sriovl3networks",
+            L3_PLURAL,
             name,
             {"spec": {"ipam": l3_body(i, args.l2, end)["spec"]["ipam"]}},
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 from kvsriov import kubevirt
 from kvsriov.api.constants import GROUP, VERSION
+from kvsriov.api.kinds import L3_PLURAL, NIC_PLURAL
 
 NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
 POD_NETWORK = "(pod network)"
@@ -74,14 +75,14 @@ class Cluster:
 
     def l3(self, name: str) -> dict[str, Any] | None:
         try:
-            return dict(self.custom.get_cluster_custom_object(GROUP, VERSION, "sriovl3networks", name))
+            return dict(self.custom.get_cluster_custom_object(GROUP, VERSION, L3_PLURAL, name))
         except self.not_found as exc:
             if exc.status == 404:
                 return None
             raise
 
     def nics(self) -> list[dict[str, Any]]:
-        return list(self.custom.list_cluster_custom_object(GROUP, VERSION, "sriovphysicalnics")["items"])
+        return list(self.custom.list_cluster_custom_object(GROUP, VERSION, NIC_PLURAL)["items"])
 
     def patch_vm(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         """A merge patch carrying the VM's resourceVersion: a VM changed meanwhile is a 409, not lost."""
@@ -165,7 +166,7 @@ def attach_vf_patch(
 ) -> dict[str, Any]:
     """The patch that gives `vm` a VF NIC on `l3`; refused with what to do when it cannot work."""
     if l3 is None:
-        raise Refusal(f"SriovL3Network {l3_name} not found (kubectl get sriovl3networks)")
+        raise Refusal(f"SriovL3Network {l3_name} not found (kubectl get {L3_PLURAL})")
     status = l3.get("status") or {}
     if not status.get("sriovEnabled"):
         raise Refusal(

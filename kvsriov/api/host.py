@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from kvsriov.api.conditions import Condition
+from kvsriov.api.kinds import HOST_KIND, HOST_PLURAL
 from kvsriov.api.meta import AGE_COLUMN, ApiModel, CrdInfo, KubeObject, column
 
 IommuVendor = Literal["intel", "amd", "none"]
@@ -74,8 +75,8 @@ class SriovHost(KubeObject):
     """IOMMU and interrupt-remapping state of one node (name = node name)."""
 
     crd: ClassVar[CrdInfo] = CrdInfo(
-        kind="SriovHost",
-        plural="sriovhosts",
+        kind=HOST_KIND,
+        plural=HOST_PLURAL,
         singular="sriovhost",
         short_names=("srh",),
         printer_columns=(

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from kvsriov.api.conditions import Condition
 from kvsriov.api.constants import MAX_INTERFACE_NAME, VLAN_MAX, VLAN_MIN
 from kvsriov.api.errors import ApiRuleError
+from kvsriov.api.kinds import L2_KIND, L2_PLURAL
 from kvsriov.api.meta import AGE_COLUMN, ApiModel, CrdInfo, KubeObject, column
 from kvsriov.api.nic import INTERFACE_PATTERN
 
@@ -126,8 +127,8 @@ class SriovL2Network(KubeObject):
     """An SR-IOV capable L2 network on a physical interface name (NoVlan or Vlan)."""
 
     crd: ClassVar[CrdInfo] = CrdInfo(
-        kind="SriovL2Network",
-        plural="sriovl2networks",
+        kind=L2_KIND,
+        plural=L2_PLURAL,
         singular="sriovl2network",
         short_names=("srl2",),
         printer_columns=(

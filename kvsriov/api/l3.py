@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from kvsriov.api.conditions import Condition
 from kvsriov.api.errors import ApiRuleError, FieldError
 from kvsriov.api.ipam import Ipam
+from kvsriov.api.kinds import L3_KIND, L3_PLURAL
 from kvsriov.api.meta import AGE_COLUMN, ApiModel, CrdInfo, KubeObject, column
 from kvsriov.api.nic import NODE_NAME_PATTERN
 
@@ -139,8 +140,8 @@ class SriovL3Network(KubeObject):
     """An L3 network (IPAM) on an SR-IOV L2 network, rendered into Multus NADs."""
 
     crd: ClassVar[CrdInfo] = CrdInfo(
-        kind="SriovL3Network",
-        plural="sriovl3networks",
+        kind=L3_KIND,
+        plural=L3_PLURAL,
         singular="sriovl3network",
         short_names=("srl3",),
         printer_columns=(

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from kvsriov.api.conditions import Condition
 from kvsriov.api.constants import MAX_INTERFACE_NAME, MAX_VFS
 from kvsriov.api.errors import ApiRuleError
+from kvsriov.api.kinds import NIC_KIND, NIC_PLURAL
 from kvsriov.api.meta import AGE_COLUMN, ApiModel, CrdInfo, KubeObject, column
 from kvsriov.api.naming import nic_object_name
 
@@ -139,8 +140,8 @@ class SriovPhysicalNic(KubeObject):
     """One physical NIC (PF) of one node: its VFs, link and model."""
 
     crd: ClassVar[CrdInfo] = CrdInfo(
-        kind="SriovPhysicalNic",
-        plural="sriovphysicalnics",
+        kind=NIC_KIND,
+        plural=NIC_PLURAL,
         singular="sriovphysicalnic",
         short_names=("srnic", "pnic"),
         printer_columns=(

@@ -18,11 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from kvsriov.api.constants import GROUP, VERSION
+from kvsriov.api.kinds import HOST_PLURAL, NIC_PLURAL
 from kvsriov.sandbox.wait import wait_for
 from kvsriov_agent.kube import KubeClient, ResourcePath, load_config
 
-HOSTS = ResourcePath("kvsriov.io", "v1alpha1", "sriovhosts")
-NICS = ResourcePath("kvsriov.io", "v1alpha1", "sriovphysicalnics")
+HOSTS = ResourcePath(GROUP, VERSION, HOST_PLURAL)
+NICS = ResourcePath(GROUP, VERSION, NIC_PLURAL)
 #: Process start-up under TCG: interpreter, pydantic, aiohttp or pyroute2 + grpc (TESTBED.md: seconds each).
 START_TIMEOUT_S = 120.0
 #: SIGTERM to exit: the agent and the server stop their threads and sockets.

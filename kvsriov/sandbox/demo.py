@@ -27,6 +27,7 @@ from typing import Any
 from kubernetes import client, config
 
 from kvsriov.api.constants import API_VERSION, GROUP, VERSION
+from kvsriov.api.kinds import HOST_PLURAL, L2_KIND, L2_PLURAL, L3_KIND, L3_PLURAL, NIC_PLURAL
 from kvsriov.paths import crds_dir
 from kvsriov.sandbox.apiserver.server import EmulatedApiServer
 from kvsriov.sandbox.host.simhost import fuse_unavailable, mount_sim_host
@@ -141,13 +142,13 @@ def _l2(name: str, interface: str, vlan: int | None, type_: str = "Vlan") -> dic
     spec: dict[str, Any] = {"type": type_, "physicalInterface": interface, "nodeSelector": NODE_LABEL}
     if vlan is not None:
         spec["vlan"] = vlan
-    return {"apiVersion": API_VERSION, "kind": "SriovL2Network", "metadata": {"name": name}, "spec": spec}
+    return {"apiVersion": API_VERSION, "kind": L2_KIND, "metadata": {"name": name}, "spec": spec}
 
 
 def _l3(name: str, l2: str, cidr: str, start: str, end: str, gateway: str, **extra: Any) -> dict[str, Any]:
     spec = {"l2Network": l2, "ipam": {"cidr": cidr, "ranges": [{"start": start, "end": end}],
                                       "gateway": gateway, "dns": [gateway]}, **extra}  # fmt: skip
-    return {"apiVersion": API_VERSION, "kind": "SriovL3Network", "metadata": {"name": name}, "spec": spec}
+    return {"apiVersion": API_VERSION, "kind": L3_KIND, "metadata": {"name": name}, "spec": spec}
 
 
 def start_sandbox(
@@ -190,8 +191,8 @@ def start_sandbox(
 
 def walk_through(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]) -> None:
     """DESIGN §1 steps 1-4, as a user of the reference cloud does them."""
-    hosts = "sriovhosts"
-    nics = "sriovphysicalnics"
+    hosts = HOST_PLURAL
+    nics = NIC_PLURAL
     _wait(
         "both SriovHosts reported by their agents",
         lambda: all(cluster.exists(hosts, n) and cluster.get(hosts, n).get("status") for n in NODES),
@@ -203,13 +204,13 @@ def walk_through(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]
     _wait("the operator's webhooks registered",
           lambda: bool(cluster.admission.list_validating_webhook_configuration().items))  # fmt: skip
 
-    say("\n== Step 1: IOMMU on the hosts (SriovHost, probed by the node agent)\n$ kubectl get sriovhosts")
+    say(f"\n== Step 1: IOMMU on the hosts (SriovHost, probed by the node agent)\n$ kubectl get {HOST_PLURAL}")
     say(cluster.table(hosts))
     ready = _condition(cluster.get(hosts, "node-1"), "Ready")
     say(f"node-1 Ready={ready.get('status')} ({ready.get('reason')}): {ready.get('message')}\n")
 
     say("== Step 2: slice em2 into 32 VFs on both hosts (SriovPhysicalNic, discovered by the agent)")
-    say("$ kubectl get sriovphysicalnics")
+    say(f"$ kubectl get {NIC_PLURAL}")
     say(cluster.table(nics))
     say('\n$ kubectl patch srnic node-1.em2 node-2.em2 --type=merge -p \'{"spec":{"numVfs":32}}\'')
     for node in NODES:
@@ -228,34 +229,32 @@ def walk_through(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]
              lambda: cluster.patch_spec(nics, "node-1.em3", {"numVfs": 4}))  # fmt: skip
 
     say("== Step 3a: an SR-IOV L2 network on em2, VLAN 100 (SriovL2Network)")
-    cluster.create("sriovl2networks", _l2("l2-em2-vlan100", "em2", 100))
-    cluster.create("sriovl2networks", _l2("l2-em1-vlan200", "em1", 200))
+    cluster.create(L2_PLURAL, _l2("l2-em2-vlan100", "em2", 100))
+    cluster.create(L2_PLURAL, _l2("l2-em1-vlan200", "em1", 200))
     _wait(
         "SR-IOV effective on both nodes for em2",
-        lambda: (
-            (cluster.get("sriovl2networks", "l2-em2-vlan100").get("status") or {}).get("effective") == "2/2"
-        ),
+        lambda: (cluster.get(L2_PLURAL, "l2-em2-vlan100").get("status") or {}).get("effective") == "2/2",
     )
     _wait(
         "em1's L2 network evaluated",
-        lambda: bool(_condition(cluster.get("sriovl2networks", "l2-em1-vlan200"), "SriovEffective")),
+        lambda: bool(_condition(cluster.get(L2_PLURAL, "l2-em1-vlan200"), "SriovEffective")),
     )
-    say("$ kubectl get sriovl2networks")
-    say(cluster.table("sriovl2networks"))
-    effective = _condition(cluster.get("sriovl2networks", "l2-em1-vlan200"), "SriovEffective")
+    say(f"$ kubectl get {L2_PLURAL}")
+    say(cluster.table(L2_PLURAL))
+    effective = _condition(cluster.get(L2_PLURAL, "l2-em1-vlan200"), "SriovEffective")
     say(f"l2-em1-vlan200 SriovEffective={effective.get('status')}: {effective.get('message')}\n")
     _refused(say, "kubectl apply -f l2-vxlan.yaml   # type: Vxlan",
-             lambda: cluster.create("sriovl2networks", _l2("l2-vxlan", "em2", None, "Vxlan")))  # fmt: skip
+             lambda: cluster.create(L2_PLURAL, _l2("l2-vxlan", "em2", None, "Vxlan")))  # fmt: skip
 
     say("== Step 3b: an L3 network on it; the operator renders a Multus NAD (SriovL3Network)")
-    cluster.create("sriovl3networks", _l3("l3-vlan100", "l2-em2-vlan100", "192.168.100.0/24",
+    cluster.create(L3_PLURAL, _l3("l3-vlan100", "l2-em2-vlan100", "192.168.100.0/24",
                                           "192.168.100.10", "192.168.100.200", "192.168.100.1"))  # fmt: skip
     _wait(
         "the L3 network Ready with its NAD",
-        lambda: _condition(cluster.get("sriovl3networks", "l3-vlan100"), "Ready").get("status") == "True",
+        lambda: _condition(cluster.get(L3_PLURAL, "l3-vlan100"), "Ready").get("status") == "True",
     )
-    say("$ kubectl get sriovl3networks")
-    say(cluster.table("sriovl3networks"))
+    say(f"$ kubectl get {L3_PLURAL}")
+    say(cluster.table(L3_PLURAL))
     nad = client.CustomObjectsApi(cluster.api).get_namespaced_custom_object(
         "k8s.cni.cncf.io", "v1", "default", "network-attachment-definitions", "l3-vlan100"
     )
@@ -266,7 +265,7 @@ def walk_through(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]
         say,
         "kubectl apply -f l3-secgroup.yaml   # sriov on, networkServices.securityGroup: true",
         lambda: cluster.create(
-            "sriovl3networks",
+            L3_PLURAL,
             _l3(
                 "l3-secgroup",
                 "l2-em2-vlan100",
@@ -280,7 +279,7 @@ def walk_through(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]
         ),
     )
     _refused(say, "kubectl apply -f l3-overlap.yaml   # a range overlapping l3-vlan100 on the same L2",
-             lambda: cluster.create("sriovl3networks", _l3(
+             lambda: cluster.create(L3_PLURAL, _l3(
                  "l3-overlap", "l2-em2-vlan100", "192.168.100.0/24", "192.168.100.150", "192.168.100.250",
                  "192.168.100.1")))  # fmt: skip
 
@@ -299,13 +298,11 @@ def walk_through(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]
     cluster.core.delete_namespaced_pod(VIRT_LAUNCHER, "default")
     _wait(
         "the L2 network reacting to node-2's restore",
-        lambda: (
-            (cluster.get("sriovl2networks", "l2-em2-vlan100").get("status") or {}).get("effective") == "1/2"
-        ),
+        lambda: (cluster.get(L2_PLURAL, "l2-em2-vlan100").get("status") or {}).get("effective") == "1/2",
     )
-    say("$ kubectl get sriovphysicalnics,sriovl2networks")
+    say(f"$ kubectl get {NIC_PLURAL},{L2_PLURAL}")
     say(cluster.table(nics))
-    say(cluster.table("sriovl2networks"))
+    say(cluster.table(L2_PLURAL))
 
 
 def give_a_vm_a_vf(cluster: Cluster, say: Say, kubelet: StandInKubelet) -> None:
@@ -340,13 +337,11 @@ def give_a_vm_a_vf(cluster: Cluster, say: Say, kubelet: StandInKubelet) -> None:
     say(f"NPWG device-info for Multus ({chosen[0]}): {kubelet_devinfo(kubelet, resource, chosen[0])}")
     _wait(
         "node-2.em2 showing the VF in use by vm-a",
-        lambda: (cluster.get("sriovphysicalnics", "node-2.em2").get("status") or {}).get("state") == "InUse",
+        lambda: (cluster.get(NIC_PLURAL, "node-2.em2").get("status") or {}).get("state") == "InUse",
     )
-    vf = next(
-        v for v in cluster.get("sriovphysicalnics", "node-2.em2")["status"]["vfs"] if v.get("allocated")
-    )
-    say("$ kubectl get sriovphysicalnics node-2.em2")
-    say(cluster.table("sriovphysicalnics", "node-2.em2"))
+    vf = next(v for v in cluster.get(NIC_PLURAL, "node-2.em2")["status"]["vfs"] if v.get("allocated"))
+    say(f"$ kubectl get {NIC_PLURAL} node-2.em2")
+    say(cluster.table(NIC_PLURAL, "node-2.em2"))
     say(f"VF {vf['index']} ({vf['pciAddress']}) allocated to {vf.get('owner')}\n")
 
 

@@ -11,16 +11,17 @@ from typing import Any
 
 from kvsriov.api.constants import API_VERSION, GROUP, LABEL_INTERFACE, LABEL_NODE, VERSION
 from kvsriov.api.host import SriovHostStatus
+from kvsriov.api.kinds import HOST_KIND, HOST_PLURAL, NIC_KIND, NIC_PLURAL
 from kvsriov.api.naming import nic_object_name
 from kvsriov.api.nic import SriovPhysicalNicStatus, VfDriver
 from kvsriov_agent.kube.client import Obj, ResourcePath
 
-HOSTS = ResourcePath(GROUP, VERSION, "sriovhosts")
-NICS = ResourcePath(GROUP, VERSION, "sriovphysicalnics")
+HOSTS = ResourcePath(GROUP, VERSION, HOST_PLURAL)
+NICS = ResourcePath(GROUP, VERSION, NIC_PLURAL)
 
 
 def new_host(node: str) -> Obj:
-    return {"apiVersion": API_VERSION, "kind": "SriovHost", "metadata": {"name": node}, "spec": {}}
+    return {"apiVersion": API_VERSION, "kind": HOST_KIND, "metadata": {"name": node}, "spec": {}}
 
 
 def adopted_driver(status: SriovPhysicalNicStatus) -> VfDriver:
@@ -34,7 +35,7 @@ def new_nic(node: str, status: SriovPhysicalNicStatus) -> Obj:
     ifname = status.interface or ""
     return {
         "apiVersion": API_VERSION,
-        "kind": "SriovPhysicalNic",
+        "kind": NIC_KIND,
         "metadata": {
             "name": nic_object_name(node, ifname),
             "labels": {LABEL_NODE: node, LABEL_INTERFACE: ifname},

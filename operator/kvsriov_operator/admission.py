@@ -28,6 +28,7 @@ from kvsriov.api.l2 import SriovL2Network
 from kvsriov.api.l3 import SriovL3Network
 from kvsriov.api.nic import SriovPhysicalNic
 from kvsriov_operator import rules
+from kvsriov_operator.views import L3Ref
 
 
 def model_refusals(model: type[BaseModel], body: Mapping[str, Any]) -> list[FieldError]:
@@ -46,16 +47,6 @@ def spec_changed(operation: str, old: Mapping[str, Any] | None, new: Mapping[str
 
 
 # --- SriovL3Network -------------------------------------------------------------------------------
-
-
-def _ipams(bodies: Iterable[Mapping[str, Any]]) -> dict[str, Ipam]:
-    result = {}
-    for body in bodies:
-        try:
-            result[body["metadata"]["name"]] = Ipam.model_validate((body.get("spec") or {}).get("ipam"))
-        except ValidationError:
-            continue  # holds no addresses: its own conditions say why
-    return result
 
 
 def overlapping(mine: Ipam, others: Mapping[str, Ipam]) -> set[str]:
@@ -88,10 +79,9 @@ def l3_refusals(
             )
         ]
     l2 = SriovL2Network.model_validate(dict(l2_body))
-    others = _ipams(
-        s for s in siblings
-        if s["metadata"]["name"] != l3.metadata.name and not s["metadata"].get("deletionTimestamp")
-    )  # fmt: skip
+    others = rules.held_ipams(
+        L3Ref.from_body(s) for s in siblings if s["metadata"]["name"] != l3.metadata.name
+    )
     if old is not None:
         try:
             for name in overlapping(Ipam.model_validate((old.get("spec") or {}).get("ipam")), others):

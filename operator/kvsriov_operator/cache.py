@@ -31,16 +31,16 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import kubernetes
 from kubernetes.watch.watch import iter_resp_lines
 
 from kvsriov.api.constants import GROUP, VERSION
-from kvsriov_operator.readiness import NicView, selects
-from kvsriov_operator.reconcile import L2_PLURAL, L3_PLURAL, L3Ref
+from kvsriov.api.kinds import L2_PLURAL, L3_PLURAL, NIC_PLURAL
+from kvsriov_operator.readiness import selects
 from kvsriov_operator.render.nad import DEFAULT_NAMESPACE
+from kvsriov_operator.views import L3Ref, NicCounts, NicView
 
 log = logging.getLogger(__name__)
 
@@ -58,30 +58,6 @@ class L2Interest:
         self.interface = interface
         self.selector = dict(selector)
         self.listed = frozenset(listed)
-
-
-@dataclass(frozen=True)
-class NicCounts:
-    """A PF's VF counts from its status, for the metrics (metrics.py), not for readiness."""
-
-    node: str
-    interface: str
-    total: int
-    num: int
-    available: int
-    allocated: int
-
-    @classmethod
-    def from_body(cls, body: Obj) -> NicCounts:
-        spec, status = body.get("spec") or {}, body.get("status") or {}
-        return cls(
-            node=str(spec.get("nodeName", "")),
-            interface=str(spec.get("interface", "")),
-            total=int(status.get("totalVfs") or 0),
-            num=int(status.get("numVfs") or 0),
-            available=int(status.get("vfsAvailable") or 0),
-            allocated=sum(1 for vf in status.get("vfs") or [] if vf.get("allocated")),
-        )
 
 
 class ClusterCache:
@@ -140,7 +116,7 @@ class ClusterCache:
             return lambda **kw: custom.list_cluster_custom_object(GROUP, VERSION, plural, **kw)
 
         kinds = (
-            ("nics", lister("sriovphysicalnics"), self._apply_nic),
+            ("nics", lister(NIC_PLURAL), self._apply_nic),
             ("nodes", core.list_node, self._apply_node),
             ("l2", lister(L2_PLURAL), self._apply_l2),
             ("l3", lister(L3_PLURAL), self._apply_l3),
@@ -319,13 +295,7 @@ class ClusterCache:
             self.l3_by_l2.get(old[0], {}).pop(name, None)
         new = None
         if type_ != "DELETED":
-            ipam = spec.get("ipam")
-            ref = L3Ref(
-                name,
-                meta.get("creationTimestamp") or "",
-                ipam and dict(ipam),
-                bool(meta.get("deletionTimestamp")),
-            )
+            ref = L3Ref.from_body(obj)
             namespaces = tuple(spec.get("namespaces") or [DEFAULT_NAMESPACE])
             new = (spec.get("l2Network", ""), ref, namespaces)
             self.l3[name] = new

@@ -13,7 +13,8 @@ from pathlib import Path
 import kopf
 import kubernetes
 
-from kvsriov_operator.settings import Clients, Knobs, WebhookOptions
+from kvsriov_operator.clients import Clients
+from kvsriov_operator.settings import Knobs, WebhookOptions
 
 LOG = logging.getLogger("kvsriov.operator")
 #: kopf's cluster-wide peering resource (kopf/_cogs/structs/references.py CLUSTER_PEERINGS_K/P).

@@ -10,33 +10,11 @@ condition, not an error). This module folds Node labels and NIC statuses into
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from kvsriov.api.conditions import Condition, L2ConditionType, L2Reason, set_condition
 from kvsriov.api.l2 import L2NodesStatus, NotSlicedNode, SriovL2Network, SriovL2NetworkStatus
 from kvsriov.api.naming import resource_name
-
-
-@dataclass(frozen=True)
-class NicView:
-    """What readiness needs of one SriovPhysicalNic (spec identity + the agent's status)."""
-
-    node: str
-    interface: str
-    virtualization: str = "NotVirtualizable"
-    state: str | None = None
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, object]) -> NicView:
-        spec = body.get("spec") or {}
-        status = body.get("status") or {}
-        assert isinstance(spec, Mapping) and isinstance(status, Mapping)
-        return cls(
-            node=str(spec.get("nodeName", "")),
-            interface=str(spec.get("interface", "")),
-            virtualization=str(status.get("virtualization", "NotVirtualizable")),
-            state=status.get("state") if isinstance(status.get("state"), str) else None,  # type: ignore[arg-type]
-        )
+from kvsriov_operator.views import NicView
 
 
 def selects(node_selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:

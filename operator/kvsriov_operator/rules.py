@@ -6,12 +6,15 @@ root) and the fix, the shape the webhook and the L3 conditions both use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+
+from pydantic import ValidationError
 
 from kvsriov.api.errors import FieldError
 from kvsriov.api.ipam import Ipam
 from kvsriov.api.l2 import SriovL2NetworkSpec
 from kvsriov.api.l3 import SriovL3NetworkSpec, network_service_refusals
+from kvsriov_operator.views import L3Ref
 
 
 def effective_sriov(l3: SriovL3NetworkSpec, l2: SriovL2NetworkSpec) -> bool:
@@ -36,6 +39,23 @@ def sriov_refusals(l3: SriovL3NetworkSpec, l2_name: str, l2: SriovL2NetworkSpec)
 def service_refusals(l3: SriovL3NetworkSpec, sriov_enabled: bool) -> list[FieldError]:
     """Security groups and (Flat/Public) EIPs while SR-IOV is effectively on (kvsriov.api.l3)."""
     return [FieldError(f"spec.{e.field}", e.message) for e in network_service_refusals(l3, sriov_enabled)]
+
+
+def held_ipams(siblings: Iterable[L3Ref]) -> dict[str, Ipam]:
+    """The addresses other L3 networks hold, by name: what an L3 network's ranges must not overlap.
+
+    One being deleted is releasing its addresses; one whose IPAM does not parse holds none (its
+    own conditions say why). The webhook passes every sibling, the reconcile only the older ones.
+    """
+    held = {}
+    for other in siblings:
+        if other.deleting or other.ipam is None:
+            continue
+        try:
+            held[other.name] = Ipam.model_validate(other.ipam)
+        except ValidationError:
+            continue
+    return held
 
 
 def overlap_refusals(l2_name: str, ipam: Ipam, siblings: Mapping[str, Ipam]) -> list[FieldError]:

@@ -1,7 +1,7 @@
 """The operator's one startup handler: kopf's settings plus our own knobs.
 
 Every default is justified where it is set (STYLE §1, after kopf's
-`_cogs/configs/configuration.py`). Clients and knobs travel in kopf's `memo`,
+`_cogs/configs/configuration.py`). Clients (clients.py) and knobs travel in kopf's `memo`,
 never in module globals, so tests run several operators side by side.
 """
 
@@ -11,7 +11,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,8 +22,6 @@ import kubernetes
 from kvsriov.api.constants import GROUP
 from kvsriov_operator import tls
 from kvsriov_operator.cache import ClusterCache
-from kvsriov_operator.metrics import OperatorMetrics
-from kvsriov_operator.workers import Wakeups
 
 WebhookMode = Literal["self-signed", "cert-manager", "none"]
 
@@ -85,37 +83,13 @@ class Knobs:
     """The admission webhooks (off unless asked for: tests of reconciling run without them)."""
 
 
-@dataclass
-class Clients:
-    """API clients shared by the handlers (built by the CLI or by a test, held in `memo`)."""
-
-    api: kubernetes.client.ApiClient
-    knobs: Knobs = field(default_factory=Knobs)
-    wakeups: Wakeups = field(default_factory=Wakeups)
-    """The per-network workers' wake-up flags (workers.py)."""
-    cache: ClusterCache = field(default_factory=ClusterCache)
-    """NICs and Node labels, watched by us rather than kopf (cache.py says why)."""
-    rendered: dict[str, Mapping[str, dict[str, Any]]] = field(default_factory=dict)
-    """L3 network -> the NADs its worker last converged to (namespace/name -> body): a NAD event
-    that shows exactly that is our own write's echo and wakes nobody (handlers/l3.py)."""
-    metrics: OperatorMetrics = field(init=False)
-    """Prometheus metrics over `cache` and the workers' outcomes (served when the CLI asks)."""
-
-    def __post_init__(self) -> None:
-        self.metrics = OperatorMetrics(self.cache)
-
-    @property
-    def custom(self) -> kubernetes.client.CustomObjectsApi:
-        return kubernetes.client.CustomObjectsApi(self.api)
-
-    @property
-    def core(self) -> kubernetes.client.CoreV1Api:
-        return kubernetes.client.CoreV1Api(self.api)
-
-
 def knobs_of(memo: Any) -> Knobs:
-    clients = getattr(memo, "clients", None)
-    return clients.knobs if isinstance(clients, Clients) else Knobs()
+    """The knobs in `memo.clients` (clients.Clients, built by the CLI or a test), else the defaults.
+
+    Looked up by attribute: the bag of clients holds these knobs, so this module cannot import it.
+    """
+    knobs = getattr(getattr(memo, "clients", None), "knobs", None)
+    return knobs if isinstance(knobs, Knobs) else Knobs()
 
 
 def connection_info(api: kubernetes.client.ApiClient) -> kopf.ConnectionInfo:
@@ -170,13 +144,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
 @kopf.on.startup()
 async def start_cache(memo: kopf.Memo, **_: Any) -> None:
     """List and watch NICs, Nodes, L2 and L3 networks (cache.py); the workers wait until all are listed."""
-    clients: Clients = memo.clients
-    clients.cache.start(
-        clients.api,
-        clients.wakeups.poke,
-        clients.knobs.watch_server_timeout,
-        clients.knobs.watch_client_timeout,
-    )
+    memo.clients.start_cache()
 
 
 async def no_webhook_server(fn: Any) -> AsyncIterator[Any]:
@@ -207,9 +175,9 @@ def webhook_server(options: WebhookOptions, memo: Any) -> kopf.WebhookServer:
 
 @kopf.on.cleanup()
 def cleanup(memo: kopf.Memo, **_: Any) -> None:
-    clients = getattr(memo, "clients", None)
-    if isinstance(clients, Clients):
-        clients.cache.stop()
+    cache = getattr(getattr(memo, "clients", None), "cache", None)
+    if isinstance(cache, ClusterCache):
+        cache.stop()
     directory = getattr(memo, "webhook_tls_dir", None)
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)

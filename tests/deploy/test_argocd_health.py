@@ -23,7 +23,8 @@ from kvsriov.api.conditions import (
 )
 from kvsriov.api.l2 import SriovL2Network
 from kvsriov.argocdgen import GROUP, KINDS, OUTPUT
-from kvsriov_operator.readiness import NicView, l2_status
+from kvsriov_operator.readiness import l2_status
+from kvsriov_operator.views import NicView
 
 lua51 = pytest.importorskip("lupa.lua51", reason="lupa (the test extra) runs the Lua health checks")
 

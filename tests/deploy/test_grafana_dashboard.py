@@ -15,8 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kvsriov.paths import PROJECT_ROOT
 from kvsriov_agent.metrics import AgentMetrics
-from kvsriov_operator.cache import ClusterCache, NicCounts
+from kvsriov_operator.cache import ClusterCache
 from kvsriov_operator.metrics import OperatorMetrics
+from kvsriov_operator.views import NicCounts
 
 DASHBOARD = PROJECT_ROOT / "deploy" / "grafana" / "kvsriov-dashboard.json"
 

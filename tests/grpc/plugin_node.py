@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kvsriov.api.constants import GROUP, VERSION
+from kvsriov.api.kinds import NIC_PLURAL
 from kvsriov.sandbox.kubelet.deviceplugins import StandInKubelet
 from kvsriov.sandbox.kubelet.podresources import FakePodResources
 from kvsriov_agent.kube import KubeClient, ResourcePath
 from kvsriov_agent.kube.client import Obj
 
-NICS = ResourcePath("kvsriov.io", "v1alpha1", "sriovphysicalnics")
+NICS = ResourcePath(GROUP, VERSION, NIC_PLURAL)
 PODS = ResourcePath("", "v1", "pods")
 SLICE_TIMEOUT = 30.0
 

@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 from plugin_node import NICS, SLICE_TIMEOUT
 
+from kvsriov.api.constants import GROUP, VERSION
+from kvsriov.api.kinds import HOST_PLURAL
 from kvsriov.sandbox.kubelet.deviceplugins import StandInKubelet
 from kvsriov.sandbox.kubelet.podresources import FakePodResources
 from kvsriov.sandbox.wait import wait_for
 from kvsriov_agent.kube import KubeClient, ResourcePath, load_config
 
-HOSTS = ResourcePath("kvsriov.io", "v1alpha1", "sriovhosts")
+HOSTS = ResourcePath(GROUP, VERSION, HOST_PLURAL)
 
 
 def _mount(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kvsriov.api.constants import GROUP, VERSION
+from kvsriov.api.kinds import HOST_PLURAL, NIC_PLURAL
 from kvsriov_agent.kube import KubeClient, ResourcePath, load_config
 from kvsriov_agent.kube.client import Obj
 
-NICS = ResourcePath("kvsriov.io", "v1alpha1", "sriovphysicalnics")
-HOSTS = ResourcePath("kvsriov.io", "v1alpha1", "sriovhosts")
+NICS = ResourcePath(GROUP, VERSION, NIC_PLURAL)
+HOSTS = ResourcePath(GROUP, VERSION, HOST_PLURAL)
 PODS = ResourcePath("", "v1", "pods")
 EVENTS = ResourcePath("", "v1", "events")
 

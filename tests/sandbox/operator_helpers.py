@@ -12,10 +12,12 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from kvsriov.api.constants import GROUP, LABEL_INTERFACE, LABEL_NODE, VERSION
+from kvsriov.api.kinds import L2_PLURAL, L3_PLURAL, NIC_PLURAL
 from kvsriov.api.naming import nic_object_name
 from kvsriov_operator.cli import run
+from kvsriov_operator.clients import Clients
 from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION
-from kvsriov_operator.settings import Clients, Knobs
+from kvsriov_operator.settings import Knobs
 
 SELECTOR = {"kvsriov.io/sriov": "true"}
 
@@ -63,7 +65,7 @@ class Cluster:
             "metadata": {"name": name, "labels": {LABEL_NODE: node, LABEL_INTERFACE: interface}},
             "spec": {"nodeName": node, "interface": interface, "numVfs": num_vfs},
         }
-        self.custom.create_cluster_custom_object(GROUP, VERSION, "sriovphysicalnics", body)
+        self.custom.create_cluster_custom_object(GROUP, VERSION, NIC_PLURAL, body)
         self.nic_status(node, interface, virtualization, num_vfs)
         return name
 
@@ -77,7 +79,7 @@ class Cluster:
             "numVfs": num_vfs if virtualization == "Virtualized" else 0,
         }
         self.custom.patch_cluster_custom_object_status(
-            GROUP, VERSION, "sriovphysicalnics", nic_object_name(node, interface), {"status": status}
+            GROUP, VERSION, NIC_PLURAL, nic_object_name(node, interface), {"status": status}
         )
 
     def l2(self, name: str, interface: str, vlan: int | None = None, sriov: bool = True) -> None:
@@ -90,7 +92,7 @@ class Cluster:
         if vlan:
             spec["vlan"] = vlan
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SriovL2Network", "metadata": {"name": name}}
-        self.custom.create_cluster_custom_object(GROUP, VERSION, "sriovl2networks", body | {"spec": spec})
+        self.custom.create_cluster_custom_object(GROUP, VERSION, L2_PLURAL, body | {"spec": spec})
 
     def l3(self, name: str, l2: str, namespaces: list[str] | None = None, octet: int = 100) -> None:
         spec = {
@@ -104,7 +106,7 @@ class Cluster:
             "namespaces": namespaces or [],
         }
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SriovL3Network", "metadata": {"name": name}}
-        self.custom.create_cluster_custom_object(GROUP, VERSION, "sriovl3networks", body | {"spec": spec})
+        self.custom.create_cluster_custom_object(GROUP, VERSION, L3_PLURAL, body | {"spec": spec})
 
     def get(self, plural: str, name: str) -> dict[str, Any]:
         return self.custom.get_cluster_custom_object(GROUP, VERSION, plural, name)  # type: ignore[no-any-return]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kvsriov.api.constants import GROUP, VERSION
+from kvsriov.api.kinds import HOST_PLURAL, NIC_PLURAL
 from kvsriov.sandbox.apiserver.server import EmulatedApiServer
 from kvsriov.sandbox.wait import wait_for
 from kvsriov_agent.kube import ApiError, KubeClient, ResourcePath, load_config
@@ -14,8 +16,8 @@ from kvsriov_agent.kube.client import Obj
 from kvsriov_agent.kube.events import EVENTS, EventRecorder
 from kvsriov_agent.kube.watch import Watcher
 
-NICS = ResourcePath("kvsriov.io", "v1alpha1", "sriovphysicalnics")
-HOSTS = ResourcePath("kvsriov.io", "v1alpha1", "sriovhosts")
+NICS = ResourcePath(GROUP, VERSION, NIC_PLURAL)
+HOSTS = ResourcePath(GROUP, VERSION, HOST_PLURAL)
 
 
 def nic(node: str, ifname: str) -> Obj:

@@ -19,6 +19,7 @@ import kubernetes
 import pytest
 
 from kvsriov.api.constants import GROUP, VERSION
+from kvsriov.api.kinds import L3_PLURAL, NIC_PLURAL
 
 pytestmark = pytest.mark.skipif(
     shutil.which("kubectl") is None, reason="kubectl is not installed (CI installs it)"
@@ -54,9 +55,9 @@ def cluster(kube_client: kubernetes.client.ApiClient) -> kubernetes.client.Custo
             "namespaces": ["default"],
         },
     }
-    custom.create_cluster_custom_object(GROUP, VERSION, "sriovl3networks", l3)
+    custom.create_cluster_custom_object(GROUP, VERSION, L3_PLURAL, l3)
     custom.patch_cluster_custom_object_status(
-        GROUP, VERSION, "sriovl3networks", "l3-vlan100", {"status": {"sriovEnabled": True}}
+        GROUP, VERSION, L3_PLURAL, "l3-vlan100", {"status": {"sriovEnabled": True}}
     )
     nic = {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -67,11 +68,11 @@ def cluster(kube_client: kubernetes.client.ApiClient) -> kubernetes.client.Custo
         },
         "spec": {"nodeName": "node-2", "interface": "em2", "numVfs": 4},
     }
-    custom.create_cluster_custom_object(GROUP, VERSION, "sriovphysicalnics", nic)
+    custom.create_cluster_custom_object(GROUP, VERSION, NIC_PLURAL, nic)
     vfs = [{"index": i, "pciAddress": f"0000:03:10.{2 * i + 1}"} for i in range(4)]
     vfs[0] |= {"allocated": True, "owner": "VM default/vm-a"}
     custom.patch_cluster_custom_object_status(
-        GROUP, VERSION, "sriovphysicalnics", "node-2.em2", {"status": {"vfs": vfs}}
+        GROUP, VERSION, NIC_PLURAL, "node-2.em2", {"status": {"vfs": vfs}}
     )
     vm = {
         "apiVersion": "kubevirt.io/v1",
@@ -170,7 +171,7 @@ def test_attach_vf_refusals_say_what_to_do(kubeconfig: Path, cluster: Any) -> No
     elsewhere = kubectl(kubeconfig, "kvsriov", "attach-vf", "vm-b", "-n", "vms", "--network", "l3-vlan100")
     assert elsewhere.returncode == 1 and "VirtualMachine vms/vm-b not found" in elsewhere.stderr
     cluster.patch_cluster_custom_object_status(
-        GROUP, VERSION, "sriovl3networks", "l3-vlan100", {"status": {"sriovEnabled": False}}
+        GROUP, VERSION, L3_PLURAL, "l3-vlan100", {"status": {"sriovEnabled": False}}
     )
     off = kubectl(kubeconfig, "kvsriov", "attach-vf", "vm-a", "--network", "l3-vlan100", "--name", "vf3")
     assert off.returncode == 1 and "SR-IOV is off on SriovL3Network l3-vlan100" in off.stderr

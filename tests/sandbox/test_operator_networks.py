@@ -12,11 +12,12 @@ import pytest
 import yaml
 from operator_helpers import Cluster, running_operator
 
-from kvsriov.api.constants import LABEL_L3_NETWORK, NAD_RESOURCE_ANNOTATION
+from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, NAD_RESOURCE_ANNOTATION, VERSION
+from kvsriov.api.kinds import L2_PLURAL, L3_PLURAL
 from kvsriov.sandbox.wait import wait_for
 from kvsriov_operator.render.cloudinit import fill
 
-L2S, L3S = "sriovl2networks", "sriovl3networks"
+L2S, L3S = L2_PLURAL, L3_PLURAL
 
 
 @pytest.fixture
@@ -169,7 +170,7 @@ def test_overlapping_ranges_refuse_the_newer_network(em2_sliced: Cluster, operat
     assert cluster.nad("kube-public", "l3-second") is None
     assert cluster.condition(L3S, "l3-first", "Ready")["status"] == "True"
 
-    cluster.custom.delete_cluster_custom_object("kvsriov.io", "v1alpha1", L3S, "l3-first")
+    cluster.custom.delete_cluster_custom_object(GROUP, VERSION, L3S, "l3-first")
     wait_for(lambda: cluster.nad("kube-public", "l3-second"), timeout=20, what="the freed range accepted")
 
 
@@ -183,7 +184,7 @@ def test_changes_made_while_the_operator_is_down_converge_on_restart(
         cluster.l3("l3-b", "l2-em2", octet=101)
         wait_for(lambda: cluster.nad("default", "l3-b"), timeout=20, what="the NADs")
     cluster.patch(L2S, "l2-em2", {"spec": {"vlan": 300}})
-    cluster.custom.delete_cluster_custom_object("kvsriov.io", "v1alpha1", L3S, "l3-b")
+    cluster.custom.delete_cluster_custom_object(GROUP, VERSION, L3S, "l3-b")
     with running_operator(kube_client):
         wait_for(
             lambda: (cluster.nad_config("default", "l3-a") or {}).get("vlan") == 300,
@@ -200,7 +201,7 @@ def test_l3_deletion_removes_its_nads(em2_sliced: Cluster, operator: None) -> No
     cluster.l3("l3-a", "l2-em2")
     wait_for(lambda: cluster.nad("default", "l3-a"), timeout=20, what="the NAD")
     assert cluster.get(L3S, "l3-a")["metadata"]["finalizers"]
-    cluster.custom.delete_cluster_custom_object("kvsriov.io", "v1alpha1", L3S, "l3-a")
+    cluster.custom.delete_cluster_custom_object(GROUP, VERSION, L3S, "l3-a")
     wait_for(lambda: cluster.gone(L3S, "l3-a"), timeout=20, what="the L3 network to go")
     assert cluster.nad("default", "l3-a") is None
 
@@ -217,7 +218,7 @@ def test_nads_of_a_network_deleted_behind_the_finalizer_are_removed_at_start(
         cluster.l3("l3-b", "l2-em2", octet=101)
         wait_for(lambda: cluster.nad("default", "l3-b"), timeout=20, what="the NADs")
     cluster.patch(L3S, "l3-b", {"metadata": {"finalizers": None}})
-    cluster.custom.delete_cluster_custom_object("kvsriov.io", "v1alpha1", L3S, "l3-b")
+    cluster.custom.delete_cluster_custom_object(GROUP, VERSION, L3S, "l3-b")
     assert cluster.gone(L3S, "l3-b") and cluster.nad("default", "l3-b") is not None
     with running_operator(kube_client):
         wait_for(lambda: cluster.nad("default", "l3-b") is None, timeout=20, what="the orphaned NAD removed")
@@ -349,7 +350,7 @@ def test_restart_in_the_middle_of_reconciling_converges_with_nothing_orphaned(
         process.wait(10)
     partial = nads_of(cluster, "l3-a")
     cluster.patch(L3S, "l3-a", {"spec": {"namespaces": namespaces[20:]}})  # while the operator is down
-    cluster.custom.delete_cluster_custom_object("kvsriov.io", "v1alpha1", L3S, "l3-gone")
+    cluster.custom.delete_cluster_custom_object(GROUP, VERSION, L3S, "l3-gone")
     desired = {f"{namespace}/l3-a" for namespace in namespaces[20:]}
     with running_operator(kube_client):
         wait_for(lambda: nads_of(cluster, "l3-a") == desired, timeout=20, what="exactly the desired NADs")

@@ -17,11 +17,12 @@ from kubernetes.client.exceptions import ApiException
 from operator_helpers import Cluster, running_operator
 
 from kvsriov.api.constants import GROUP, VERSION
+from kvsriov.api.kinds import L3_PLURAL, NIC_PLURAL
 from kvsriov.api.naming import nic_object_name
 from kvsriov.sandbox.wait import wait_for
 from kvsriov_operator.settings import Knobs, WebhookOptions
 
-L3S, NICS = "sriovl3networks", "sriovphysicalnics"
+L3S, NICS = L3_PLURAL, NIC_PLURAL
 CONFIGURATION = "validate.kvsriov.io"
 
 

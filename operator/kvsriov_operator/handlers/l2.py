@@ -16,9 +16,11 @@ from typing import Any
 import kopf
 
 from kvsriov.api.constants import GROUP, VERSION
+from kvsriov.api.kinds import L2_PLURAL
 from kvsriov_operator.cache import L2Interest
-from kvsriov_operator.readiness import NicView
-from kvsriov_operator.reconcile import L2_PLURAL, effectiveness_event, l2_status_of, patch_status
+from kvsriov_operator.clients import Clients
+from kvsriov_operator.reconcile import effectiveness_event, l2_status_of, patch_status
+from kvsriov_operator.views import NicView
 from kvsriov_operator.workers import until, woken
 
 L2 = (GROUP, VERSION, L2_PLURAL)
@@ -30,11 +32,11 @@ def _listed(status: Mapping[str, Any]) -> list[str]:
 
 
 def _refresh(
-    clients: Any, body: Mapping[str, Any], nodes: Mapping[str, Mapping[str, str]], nics: list[NicView]
+    clients: Clients, body: Mapping[str, Any], nodes: Mapping[str, Mapping[str, str]], nics: list[NicView]
 ) -> dict[str, Any]:
     """Compute and write the status (in a worker thread: thousands of nodes are parsed)."""
     new = l2_status_of(body, nodes, nics)
-    patch_status(clients, L2_PLURAL, body, new)
+    patch_status(clients.custom, L2_PLURAL, body, new)
     return new
 
 

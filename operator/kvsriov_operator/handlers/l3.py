@@ -22,10 +22,10 @@ from kubernetes.client.exceptions import ApiException
 
 from kvsriov.api.conditions import EventReason
 from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, LABEL_MANAGED_BY, MANAGED_BY_VALUE, VERSION
+from kvsriov.api.kinds import L3_PLURAL
+from kvsriov_operator.clients import Clients
+from kvsriov_operator.outcomes import L3Outcome
 from kvsriov_operator.reconcile import (
-    L3_PLURAL,
-    L3Outcome,
-    L3Ref,
     delete_all_nads,
     delete_orphaned_nads,
     l3_exists,
@@ -33,7 +33,7 @@ from kvsriov_operator.reconcile import (
     reconcile_l3,
 )
 from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted
-from kvsriov_operator.settings import Clients
+from kvsriov_operator.views import L3Ref
 from kvsriov_operator.workers import until, woken
 
 L3 = (GROUP, VERSION, L3_PLURAL)
@@ -62,8 +62,9 @@ def reevaluate_l3(
         # Queued on the loop before the first write, so before the echo of that write.
         loop.call_soon_threadsafe(clients.rendered.__setitem__, name, desired)
 
-    outcome = reconcile_l3(clients, body, siblings, l2_body, announce)
-    patch_status(clients, L3_PLURAL, body, outcome.status)
+    custom = clients.custom
+    outcome = reconcile_l3(custom, body, siblings, l2_body, announce)
+    patch_status(custom, L3_PLURAL, body, outcome.status)
     _record(body, outcome)
     return outcome
 
@@ -124,7 +125,7 @@ async def l3_changed(name: str, memo: kopf.Memo, **_: Any) -> None:
 async def remove_nads(name: str, memo: kopf.Memo, **_: Any) -> None:
     """The finalizer's work: no NAD outlives its L3 network (the cache wakes the siblings,
     which may now get its freed ranges, when it is marked deleted and when it is gone)."""
-    await asyncio.to_thread(delete_all_nads, memo.clients, name)
+    await asyncio.to_thread(delete_all_nads, memo.clients.custom, name)
 
 
 @kopf.on.startup()
@@ -135,20 +136,19 @@ async def start_orphan_sweep(memo: kopf.Memo, **_: Any) -> None:
 
 async def sweep_orphans(clients: Clients) -> None:
     await clients.cache.synced.wait()
+    custom = clients.custom
     known = set(clients.cache.l3)  # a network the cache has not seen yet is asked for by name
 
     def exists(name: str) -> bool:
-        return name in known or l3_exists(clients, name)
+        return name in known or l3_exists(custom, name)
 
     try:
-        removed = await asyncio.to_thread(delete_orphaned_nads, clients, exists)
+        removed = await asyncio.to_thread(delete_orphaned_nads, custom, exists)
     except ApiException as exc:  # not fatal: the finalizer still covers every deletion we see
         log.warning("could not look for NADs of deleted L3 networks: %s", f"{exc.status} {exc.reason}")
         return
     if removed:
-        log.info(
-            "removed %d NADs of L3 networks that no longer exist: %s", len(removed), ", ".join(removed)
-        )
+        log.info("removed %d NADs of L3 networks that no longer exist: %s", len(removed), ", ".join(removed))
 
 
 @kopf.on.cleanup()

@@ -17,10 +17,11 @@ import kubernetes
 from kvsriov.api.constants import GROUP, LABEL_NODE, VERSION
 from kvsriov.api.errors import FieldError
 from kvsriov.api.host import SriovHost
+from kvsriov.api.kinds import HOST_PLURAL, L2_PLURAL, L3_PLURAL, NIC_PLURAL
 from kvsriov.api.l2 import SriovL2Network
 from kvsriov_operator import admission
-from kvsriov_operator.reconcile import L2_PLURAL, L3_PLURAL, get_or_none
-from kvsriov_operator.settings import Clients
+from kvsriov_operator.clients import Clients
+from kvsriov_operator.reconcile import get_or_none
 
 OPERATIONS = ["CREATE", "UPDATE"]
 
@@ -34,7 +35,7 @@ def _judged(operation: str, old: Mapping[str, Any] | None, body: Mapping[str, An
     return admission.spec_changed(operation, old, body)
 
 
-@kopf.on.validate(GROUP, VERSION, "sriovhosts", id="host", operations=OPERATIONS)
+@kopf.on.validate(GROUP, VERSION, HOST_PLURAL, id="host", operations=OPERATIONS)
 def validate_host(body: kopf.Body, old: kopf.Body | None, operation: str, **_: Any) -> None:
     if _judged(operation, old, body):
         _refuse(admission.model_refusals(SriovHost, body))
@@ -52,7 +53,7 @@ def validate_l3(body: kopf.Body, old: kopf.Body | None, operation: str, memo: ko
         return
     clients: Clients = memo.clients
     l2_name = (body.get("spec") or {}).get("l2Network") or ""
-    l2 = get_or_none(clients, L2_PLURAL, l2_name) if l2_name else None
+    l2 = get_or_none(clients.custom, L2_PLURAL, l2_name) if l2_name else None
     siblings = [
         s for s in clients.custom.list_cluster_custom_object(GROUP, VERSION, L3_PLURAL)["items"]
         if (s.get("spec") or {}).get("l2Network") == l2_name
@@ -75,12 +76,12 @@ def validate_migration(body: kopf.Body, namespace: str | None, memo: kopf.Memo, 
     _refuse(admission.migration_refusals(vmi))
 
 
-@kopf.on.validate(GROUP, VERSION, "sriovphysicalnics", id="nic", operations=OPERATIONS)
+@kopf.on.validate(GROUP, VERSION, NIC_PLURAL, id="nic", operations=OPERATIONS)
 def validate_nic(body: kopf.Body, old: kopf.Body | None, operation: str, memo: kopf.Memo, **_: Any) -> None:
     if not _judged(operation, old, body):
         return
     node = (body.get("spec") or {}).get("nodeName", "")
     same_node = memo.clients.custom.list_cluster_custom_object(
-        GROUP, VERSION, "sriovphysicalnics", label_selector=f"{LABEL_NODE}={node}"
+        GROUP, VERSION, NIC_PLURAL, label_selector=f"{LABEL_NODE}={node}"
     )["items"]
     _refuse(admission.nic_refusals(body, same_node, old))

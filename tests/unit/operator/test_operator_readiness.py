@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from kvsriov.api.l2 import SriovL2Network
-from kvsriov_operator.readiness import NicView, l2_status
+from kvsriov_operator.readiness import l2_status
+from kvsriov_operator.views import NicView
 
 SEL = {"kvsriov.io/sriov": "true"}
 NODES = {"node-1": SEL, "node-2": SEL, "node-3": {"role": "infra"}}
