@@ -21,9 +21,10 @@ from kvsriov.api.nic import (
     VfStatus,
     Virtualization,
 )
+from kvsriov.hosttypes import VfInfo
 from kvsriov_agent.host import paths
 from kvsriov_agent.host.bundle import Host
-from kvsriov_agent.host.interfaces import Sysfs, VfInfo
+from kvsriov_agent.host.interfaces import Sysfs
 
 _VIRTFN = re.compile(r"^virtfn(\d+)$")
 
