@@ -106,13 +106,13 @@ def main() -> None:
 
     from kvsriov.api.constants import GROUP, VERSION
     from kvsriov.api.kinds import NIC_PLURAL
+    from kvsriov.kubeletapi.deviceplugin.v1beta1 import api_pb2 as pb
     from kvsriov.sandbox.apiserver.server import EmulatedApiServer
     from kvsriov.sandbox.host.simhost import fuse_unavailable, mount_sim_host
     from kvsriov.sandbox.kubelet.deviceplugins import StandInKubelet
     from kvsriov.sandbox.kubelet.podresources import FakePodResources
     from kvsriov.sandbox.wait import wait_for
     from kvsriov_agent.kube import KubeClient, ResourcePath, load_config
-    from kvsriov_agent.protos.deviceplugin.v1beta1 import api_pb2 as pb
 
     if (why := fuse_unavailable()) is not None:
         print(f"skipped: {why}")

@@ -1,4 +1,4 @@
-"""Names derived from node and interface names.
+"""Names derived from node and interface names, and the names peers derive from ours.
 
 Interface names are chosen by the kernel, udev or an administrator and may hold
 characters that an object name (DNS subdomain, RFC 1123) or an extended
@@ -6,6 +6,10 @@ resource name (a qualified name) cannot. Both mappings are deterministic, so
 every node computes the same name for the same interface, and they add a short
 hash of the original whenever characters had to be mapped: `eth_0` and `eth-0`
 must not collide.
+
+The names peers compute from a resource name follow the peer's rule: the
+PCIDEVICE_* variable (KubeVirt) and the NPWG device-info file (Multus), which the
+agent's device plugin writes and `kvsriov demo` reads back.
 """
 
 from __future__ import annotations
@@ -64,3 +68,25 @@ def pcidevice_env_name(resource: str) -> str:
     (kubevirt pkg/util/hardware and the SR-IOV device plugin agree on this).
     """
     return "PCIDEVICE_" + resource.upper().replace(".", "_").replace("/", "_")
+
+
+#: Where device plugins write NPWG device-information files (k8snetworkplumbingwg/device-info-spec
+#: v1.1.0): baseDevInfoPath + dpDevInfoSubDir of network-attachment-definition-client
+#: pkg/utils/net-attach-def.go, which Multus uses to find them.
+DEVINFO_DIR = "/var/run/k8s.cni.cncf.io/devinfo/dp"
+DEVINFO_SUFFIX = "-device.json"
+
+
+def devinfo_prefix(resource: str) -> str:
+    """How every device-info file name of `resource` starts: the name with `/` as `-`, then `-`."""
+    return f"{resource.replace('/', '-')}-"
+
+
+def devinfo_file_name(resource: str, device_id: str) -> str:
+    """The device-info file of one allocated device, e.g. `kvsriov.io-em1-0000:03:10.0-device.json`.
+
+    `<resource>-<device ID>-device.json` with each `/` as `-` (getDPDeviceInfoPath in
+    net-attach-def.go): fixed, because the plugin writes it and Multus reads it and neither
+    passes the name to the other.
+    """
+    return f"{devinfo_prefix(resource)}{device_id.replace('/', '-')}{DEVINFO_SUFFIX}"

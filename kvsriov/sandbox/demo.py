@@ -28,13 +28,13 @@ from kubernetes import client, config
 
 from kvsriov.api.constants import API_VERSION, GROUP, VERSION
 from kvsriov.api.kinds import HOST_PLURAL, L2_KIND, L2_PLURAL, L3_KIND, L3_PLURAL, NIC_PLURAL
+from kvsriov.api.naming import devinfo_file_name
 from kvsriov.paths import crds_dir
 from kvsriov.sandbox.apiserver.server import EmulatedApiServer
 from kvsriov.sandbox.host.simhost import fuse_unavailable, mount_sim_host
 from kvsriov.sandbox.kubelet.deviceplugins import StandInKubelet
 from kvsriov.sandbox.kubelet.podresources import FakePodResources
 from kvsriov.sandbox.wait import wait_for
-from kvsriov_agent.deviceplugin import devinfo
 
 NODES = ("node-1", "node-2")
 NODE_LABEL = {"kvsriov.io/sriov": "true"}
@@ -346,7 +346,7 @@ def give_a_vm_a_vf(cluster: Cluster, say: Say, kubelet: StandInKubelet) -> None:
 
 
 def kubelet_devinfo(kubelet: StandInKubelet, resource: str, device: str) -> str:
-    return (kubelet.directory.parent / "devinfo" / devinfo.file_name(resource, device)).read_text()
+    return (kubelet.directory.parent / "devinfo" / devinfo_file_name(resource, device)).read_text()
 
 
 def run(keep: bool, say: Say = print) -> int:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kvsriov.api.host import SriovHostStatus
+from kvsriov.api.naming import DEVINFO_DIR
 from kvsriov.api.nic import SriovPhysicalNicStatus
-from kvsriov_agent.deviceplugin.devinfo import DEFAULT_DIR as DEVINFO_DIR
 from kvsriov_agent.discovery import discover_nics
 from kvsriov_agent.doctor import EXIT_CANNOT_CHECK, CannotCheck, check_root, status_document
 from kvsriov_agent.host.bundle import real_host

@@ -22,10 +22,11 @@ from kvsriov.api.nic import (
     VfStatus,
     Virtualization,
 )
+from kvsriov.hosttypes import VfInfo
 from kvsriov_agent.allocation import show_allocation, unallocated
 from kvsriov_agent.host import paths
 from kvsriov_agent.host.bundle import Host
-from kvsriov_agent.host.interfaces import Sysfs, VfInfo
+from kvsriov_agent.host.interfaces import Sysfs
 from kvsriov_agent.vffacts import VfFacts, read_vf
 
 _VIRTFN = re.compile(r"^virtfn(\d+)$")

@@ -164,6 +164,6 @@ class Agent:
 def _warm_imports() -> None:
     """Import now, while idle, what the first slicing pass needs (seconds each under TCG): grpc
     and the PodResources stubs to ask the kubelet which VFs are in use."""
-    for module in ("grpc", "kvsriov_agent.protos.podresources.v1.api_pb2_grpc"):
+    for module in ("grpc", "kvsriov.kubeletapi.podresources.v1.api_pb2_grpc"):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)

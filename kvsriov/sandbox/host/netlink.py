@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kvsriov_agent.host.interfaces import LinkInfo, VfInfo
+from kvsriov.hosttypes import LinkInfo, VfInfo
 
 
 class RecordedNetlink:

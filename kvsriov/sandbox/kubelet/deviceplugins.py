@@ -21,9 +21,9 @@ from pathlib import Path
 
 import grpc
 
+from kvsriov.kubeletapi.deviceplugin.v1beta1 import api_pb2 as pb
+from kvsriov.kubeletapi.deviceplugin.v1beta1 import api_pb2_grpc as pb_grpc
 from kvsriov.sandbox.kubelet.podresources import FakePodResources, pod_entry
-from kvsriov_agent.protos.deviceplugin.v1beta1 import api_pb2 as pb
-from kvsriov_agent.protos.deviceplugin.v1beta1 import api_pb2_grpc as pb_grpc
 
 KUBELET_SOCKET = "kubelet.sock"
 DIAL_TIMEOUT_S = 10.0  # the kubelet's own dial timeout for plugins

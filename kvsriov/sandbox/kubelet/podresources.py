@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 
-from kvsriov_agent.protos.podresources.v1 import api_pb2, api_pb2_grpc
+from kvsriov.kubeletapi.podresources.v1 import api_pb2, api_pb2_grpc
 
 
 def pod_entry(namespace: str, name: str, devices: dict[str, list[str]]) -> dict[str, Any]:

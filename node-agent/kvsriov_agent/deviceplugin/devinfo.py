@@ -7,7 +7,8 @@ PCI address (network-info) instead of guessing from PCIDEVICE_* order.
 Conventions as implemented by network-attachment-definition-client pkg/utils/net-attach-def.go
 (which Multus uses): directory /var/run/k8s.cni.cncf.io/devinfo/dp (baseDevInfoPath +
 dpDevInfoSubDir), file `<resourceName with / -> ->-<deviceID with / -> ->-device.json`
-(getDPDeviceInfoPath), written once, mode 0444 (saveDeviceInfo); JSON per
+(getDPDeviceInfoPath; both in kvsriov/api/naming.py, which `kvsriov demo` reads them by too),
+written once, mode 0444 (saveDeviceInfo); JSON per
 pkg/apis/k8s.cni.cncf.io/v1/types.go: {"type": "pci", "version": "1.1.0",
 "pci": {"pci-address": ..., "pf-pci-address": ...}}.
 
@@ -27,19 +28,15 @@ import json
 import os
 from pathlib import Path
 
-DEFAULT_DIR = "/var/run/k8s.cni.cncf.io/devinfo/dp"
+from kvsriov.api.naming import DEVINFO_SUFFIX, devinfo_file_name, devinfo_prefix
+
 VERSION = "1.1.0"
-SUFFIX = "-device.json"
-
-
-def file_name(resource: str, device_id: str) -> str:
-    return f"{resource.replace('/', '-')}-{device_id.replace('/', '-')}{SUFFIX}"
 
 
 def write(directory: Path, resource: str, device_id: str, pf_pci: str, vfio_group: str | None = None) -> Path:
     """Write (replace) the file atomically: Multus may read it at any moment."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / file_name(resource, device_id)
+    path = directory / devinfo_file_name(resource, device_id)
     pci = {"pci-address": device_id, "pf-pci-address": pf_pci}
     if vfio_group is not None:
         pci["vfio-group"] = vfio_group
@@ -55,15 +52,15 @@ def write(directory: Path, resource: str, device_id: str, pf_pci: str, vfio_grou
 
 def remove(directory: Path, resource: str, device_id: str) -> None:
     with contextlib.suppress(FileNotFoundError):
-        (directory / file_name(resource, device_id)).unlink()
+        (directory / devinfo_file_name(resource, device_id)).unlink()
 
 
 def existing(directory: Path, resource: str) -> dict[str, float]:
     """Device ID -> mtime of the files already there for `resource` (left by a previous agent run)."""
-    prefix = f"{resource.replace('/', '-')}-"
+    prefix = devinfo_prefix(resource)
     found: dict[str, float] = {}
     if directory.is_dir():
         for path in directory.iterdir():
-            if path.name.startswith(prefix) and path.name.endswith(SUFFIX):
-                found[path.name[len(prefix) : -len(SUFFIX)]] = path.stat().st_mtime
+            if path.name.startswith(prefix) and path.name.endswith(DEVINFO_SUFFIX):
+                found[path.name[len(prefix) : -len(DEVINFO_SUFFIX)]] = path.stat().st_mtime
     return found

@@ -31,7 +31,7 @@ from typing import Any
 import grpc
 
 from kvsriov.api.constants import RESOURCE_PREFIX
-from kvsriov.api.naming import resource_name
+from kvsriov.api.naming import DEVINFO_DIR, resource_name
 from kvsriov.api.nic import SriovPhysicalNicSpec, SriovPhysicalNicStatus
 from kvsriov_agent.allocation import AllocationView, unallocated
 from kvsriov_agent.deviceplugin import devices as dev
@@ -62,7 +62,7 @@ class PluginPaths:
     """The kubelet's sockets (KubeletSockets protocol) and where device-information files go."""
 
     plugin_dir: Path = Path(DEFAULT_PLUGIN_DIR)
-    devinfo_dir: Path = Path(devinfo.DEFAULT_DIR)
+    devinfo_dir: Path = Path(DEVINFO_DIR)
     pod_resources: str = "/var/lib/kubelet/pod-resources/kubelet.sock"
 
     def device_plugin_dir(self) -> str:

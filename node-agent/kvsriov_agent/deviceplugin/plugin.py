@@ -19,11 +19,11 @@ from pathlib import Path
 import grpc
 
 from kvsriov.api.naming import pcidevice_env_name
+from kvsriov.kubeletapi.deviceplugin.v1beta1 import api_pb2 as pb
+from kvsriov.kubeletapi.deviceplugin.v1beta1 import api_pb2_grpc as pb_grpc
 from kvsriov_agent.binding import VFIO_PCI, VfDriver
 from kvsriov_agent.deviceplugin import devinfo, policy
 from kvsriov_agent.deviceplugin.devices import Device
-from kvsriov_agent.protos.deviceplugin.v1beta1 import api_pb2 as pb
-from kvsriov_agent.protos.deviceplugin.v1beta1 import api_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 API_VERSION = "v1beta1"

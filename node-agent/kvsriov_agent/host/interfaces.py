@@ -3,13 +3,16 @@
 Each method's docstring gives the shell command it stands for. Real
 implementations live beside this module and take their root in the
 constructor; the simulated host (kvsriov.sandbox.host) implements the same
-protocols, and nothing ever patches a module to fake the host.
+protocols, and nothing ever patches a module to fake the host. The values the
+protocols answer with (LinkInfo, VfInfo) live in kvsriov/hosttypes.py, which both
+sides import: the simulated host mirrors the kernel and never imports the agent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
+
+from kvsriov.hosttypes import LinkInfo, VfInfo
 
 
 class Sysfs(Protocol):
@@ -58,26 +61,6 @@ class KernelLog(Protocol):
     def lines(self) -> list[str]:
         """`dmesg` (or `cat /dev/kmsg` without blocking): the messages still in the ring buffer."""
         ...
-
-
-@dataclass(frozen=True)
-class LinkInfo:
-    """What rtnetlink says about one interface (RTM_GETLINK)."""
-
-    ifname: str
-    index: int
-    operstate: str
-    carrier: bool | None
-    mac: str | None
-
-
-@dataclass(frozen=True)
-class VfInfo:
-    """One entry of a PF's IFLA_VFINFO_LIST: the VF settings the PF driver enforces."""
-
-    index: int
-    mac: str | None
-    vlan: int | None
 
 
 class Netlink(Protocol):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kvsriov.hosttypes import LinkInfo, VfInfo
 from kvsriov_agent.host import rtnetlink
-from kvsriov_agent.host.interfaces import LinkInfo, VfInfo
 
 _NO_MAC = bytes(rtnetlink.ETH_ALEN)
 

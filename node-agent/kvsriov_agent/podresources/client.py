@@ -43,7 +43,7 @@ class PodResourcesClient:
         """
         import grpc  # imported on first use: the agent's idle path does not need it
 
-        from kvsriov_agent.protos.podresources.v1 import api_pb2, api_pb2_grpc
+        from kvsriov.kubeletapi.podresources.v1 import api_pb2, api_pb2_grpc
 
         try:
             with grpc.insecure_channel(f"unix://{self.socket_path}") as channel:

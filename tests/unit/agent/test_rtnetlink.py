@@ -11,8 +11,8 @@ import pytest
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg  # type: ignore[import-untyped]
 
+from kvsriov.hosttypes import VfInfo
 from kvsriov_agent.host import rtnetlink
-from kvsriov_agent.host.interfaces import VfInfo
 from kvsriov_agent.host.netlink import KernelNetlink, vf_settings
 
 
