@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kvsriov.api import nicrules
 from kvsriov.api.constants import RESOURCE_PREFIX
 from kvsriov.api.host import SriovHostStatus
+from kvsriov.api.naming import nic_object_name
 from kvsriov.api.nic import SriovPhysicalNicSpec, SriovPhysicalNicStatus
 from kvsriov_agent.kube.client import Obj
 from kvsriov_agent.objects import nic_status
@@ -21,23 +23,20 @@ PodLookup = Callable[[str, str], Obj | None]
 
 
 def bond_conflict(status: SriovPhysicalNicStatus, nics: dict[str, Obj], desired: int) -> str | None:
-    """Of a bond over several PFs only one may be sliced (the reference rule: the bond's members
-    share one MAC and traffic, and VFs on two of them would split it)."""
-    if desired == 0 or status.bond is None:
+    """Of a bond over several PFs only one may be sliced (kvsriov/api/nicrules.py, as the webhook)."""
+    if status.bond is None:
         return None
-    for obj in nics.values():
+    peers = []
+    for name, obj in nics.items():
         other = nic_status(obj)
-        if other is None or other.interface == status.interface or other.bond is None:
+        if other is None or other.node_name != status.node_name or other.interface == status.interface:
             continue
-        if other.bond.master != status.bond.master or other.node_name != status.node_name:
-            continue
-        if other.num_vfs > 0 or int(obj.get("spec", {}).get("numVfs", 0)) > 0:
-            return (
-                f"{status.interface} is in bond {status.bond.master} with "
-                f"{', '.join(status.bond.members)}, and {other.interface} is already sliced: only one PF "
-                f"of a bond may be sliced. Restore {other.interface} (spec.numVfs: 0) first"
-            )
-    return None
+        wanted = int(obj.get("spec", {}).get("numVfs", 0))
+        master = other.bond.master if other.bond else None
+        peers.append(nicrules.BondPeer(name, other.interface or name, master, max(other.num_vfs, wanted)))
+    message = nicrules.bond_refusal(nic_object_name(status.node_name or "", status.interface or ""),
+                                    status.bond.master, desired, peers)  # fmt: skip
+    return f"{nicrules.FIELD}: {message}" if message else None
 
 
 def interrupt_remapping_refusal(host: SriovHostStatus | None, allow_unsafe: bool, driver: str) -> str | None:

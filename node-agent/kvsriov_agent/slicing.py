@@ -18,6 +18,7 @@ import errno
 import re
 from dataclasses import dataclass, field
 
+from kvsriov.api import nicrules
 from kvsriov_agent.host import paths
 from kvsriov_agent.host.bundle import Host
 from kvsriov_agent.host.interfaces import Sysfs
@@ -48,10 +49,6 @@ class SlicePlan:
     lost: dict[int, str] = field(default_factory=dict)
 
 
-def _limits(total_vfs: int) -> str:
-    return f"use 1..{total_vfs}, or 0 to restore"
-
-
 def removed_vfs(current: int, desired: int) -> range:
     """VF indexes that a change from `current` to `desired` destroys (through 0: all of them)."""
     if current == 0 or desired == current:
@@ -67,18 +64,9 @@ def plan_numvfs(current: int, desired: int, total_vfs: int, in_use: dict[int, st
     `in_use` maps a VF index to its owner (e.g. `namespace/vm`); `force` lets a change remove them,
     and the plan's `lost` lists who lost a NIC.
     """
-    if desired > 0 and total_vfs == 0:
-        return SlicePlan(
-            refused=f"spec.numVfs: {desired} on a NIC that is not virtualizable (no SR-IOV capability, "
-            "status.totalVfs 0); only 0 is possible"
-        )
-    if desired < 0:
-        return SlicePlan(refused=f"spec.numVfs: {desired} is negative; {_limits(total_vfs)}")
-    if desired > total_vfs:
-        return SlicePlan(
-            refused=f"spec.numVfs: {desired} exceeds the {total_vfs} VFs this NIC supports "
-            f"(status.totalVfs); {_limits(total_vfs)}"
-        )
+    limit = nicrules.num_vfs_refusal(desired, total_vfs)
+    if limit:
+        return SlicePlan(refused=f"{nicrules.FIELD}: {limit}")
     if desired == current:
         return SlicePlan()
     doomed = removed_vfs(current, desired)

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from kvsriov import kubevirt
+from kvsriov.api import nicrules
 from kvsriov.api.errors import FieldError, field_errors
 from kvsriov.api.ipam import Ipam
 from kvsriov.api.l2 import SriovL2Network
@@ -100,52 +101,29 @@ def _status(body: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 def num_vfs_refusals(num_vfs: int, status: Mapping[str, Any]) -> list[FieldError]:
     """numVfs within 0..status.totalVfs, once the node agent has reported the NIC."""
-    if not status or num_vfs == 0:
+    if not status:
         return []
-    total = int(status.get("totalVfs") or 0)
-    if total == 0:
-        return [
-            FieldError(
-                "spec.numVfs",
-                f"{num_vfs} VFs requested but this NIC supports none (status.totalVfs is 0: no SR-IOV "
-                "capability, or it is off in firmware); set 0",
-            )
-        ]
-    if num_vfs > total:
-        return [
-            FieldError(
-                "spec.numVfs",
-                f"{num_vfs} exceeds the {total} VFs this NIC supports (status.totalVfs); "
-                f"use 1..{total} or 0 to restore",
-            )
-        ]
-    return []
+    message = nicrules.num_vfs_refusal(num_vfs, int(status.get("totalVfs") or 0))
+    return [FieldError(nicrules.FIELD, message)] if message else []
 
 
 def bond_refusals(
     name: str, num_vfs: int, status: Mapping[str, Any], same_node: Iterable[Mapping[str, Any]]
 ) -> list[FieldError]:
     """Of a bond over several PFs only one may be sliced (DESIGN §4): name the sliced sibling."""
-    master = (status.get("bond") or {}).get("master")
-    if not master or num_vfs == 0:
-        return []
-    for other in same_node:
-        other_name = other["metadata"]["name"]
-        other_status = _status(other)
-        if other_name == name or (other_status.get("bond") or {}).get("master") != master:
-            continue
-        sliced = max(int((other.get("spec") or {}).get("numVfs") or 0), int(other_status.get("numVfs") or 0))
-        if sliced:
-            interface = (other.get("spec") or {}).get("interface", other_name)
-            return [
-                FieldError(
-                    "spec.numVfs",
-                    f"{master} bonds several PFs and only one of them may be sliced: {interface} "
-                    f"(SriovPhysicalNic {other_name}) already has {sliced} VFs; restore it to 0 first, "
-                    "or keep this one at 0",
-                )
-            ]
-    return []
+    peers = (
+        nicrules.BondPeer(
+            name=other["metadata"]["name"],
+            interface=(other.get("spec") or {}).get("interface", other["metadata"]["name"]),
+            master=(_status(other).get("bond") or {}).get("master"),
+            vfs=max(
+                int((other.get("spec") or {}).get("numVfs") or 0), int(_status(other).get("numVfs") or 0)
+            ),
+        )
+        for other in same_node
+    )
+    message = nicrules.bond_refusal(name, (status.get("bond") or {}).get("master"), num_vfs, peers)
+    return [FieldError(nicrules.FIELD, message)] if message else []
 
 
 def nic_refusals(

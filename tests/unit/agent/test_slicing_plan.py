@@ -26,13 +26,13 @@ def test_steps(current: int, desired: int, steps: list[int]) -> None:
 def test_above_total_refused_with_the_limit() -> None:
     plan = plan_numvfs(0, 70, 7, {}, force=False)
     assert plan.steps == [] and plan.refused == (
-        "spec.numVfs: 70 exceeds the 7 VFs this NIC supports (status.totalVfs); use 1..7, or 0 to restore"
+        "spec.numVfs: 70 exceeds the 7 VFs this NIC supports (status.totalVfs); use 1..7 or 0 to restore"
     )
 
 
 def test_negative_refused() -> None:
     plan = plan_numvfs(0, -1, 7, {}, force=False)
-    assert plan.refused == "spec.numVfs: -1 is negative; use 1..7, or 0 to restore"
+    assert plan.refused == "spec.numVfs: -1 is negative; use 1..7 or 0 to restore"
 
 
 def test_not_virtualizable_refuses_any_count_but_zero() -> None:
