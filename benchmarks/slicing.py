@@ -5,7 +5,7 @@ Bare: `echo N > sriov_numvfs`, then per VF `echo vfio-pci > driver_override`,
 Host path: plan_numvfs + apply_numvfs + bind_vfs in this process (which also check every
 step: virtfn links, driver links, /dev/vfio nodes).
 Status path (what a user waits for): the running agent (`kvsriov agent`, with the emulated
-API server and a fake kubelet in the guest, kvsriov/sandbox/agentstack.py), from the PATCH
+API server and a fake kubelet in the guest, tests/hil/agent_stack.py), from the PATCH
 of spec.numVfs to the MODIFIED watch event whose status lists N VFs on vfio-pci for that
 generation. The bare and host paths run first, interleaved, before the agent starts (the
 agent would otherwise undo the bare writes: spec.numVfs says 0); each restore to 0 is not
@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[1]
+#: The agent stack in the guest is test wiring (tests/hil/agent_stack.py), shared with the hil tests.
+sys.path.insert(0, str(PROJECT / "tests" / "hil"))
 RUN_GUEST = PROJECT.parent / "shared" / "testbed" / "run-guest.sh"
 SYS = Path("/sys")
 
@@ -75,7 +77,7 @@ def all_bound(obj: dict[str, Any], n: int) -> bool:
 
 def status_path(client: Any, name: str) -> Callable[[str, int], None]:
     """PATCH spec.numVfs, then follow the object's watch (no polling) until its status shows `n` bound VFs."""
-    from kvsriov.sandbox.agentstack import NICS
+    from agent_stack import NICS
 
     def change(pci: str, n: int) -> None:
         patched = client.merge_patch(NICS, name, {"spec": {"numVfs": n}})
@@ -100,8 +102,9 @@ def timed(runs: list[float], path: Callable[[str, int], None], pci: str, n: int)
 def in_guest(n: int, repeat: int) -> int:
     import tempfile
 
+    from agent_stack import NICS, agent_stack
+
     from kvsriov.api.naming import nic_object_name
-    from kvsriov.sandbox.agentstack import NICS, agent_stack
     from kvsriov.sandbox.wait import wait_for
     from kvsriov_agent.binding import bind_vfs
     from kvsriov_agent.discovery import discover_nics

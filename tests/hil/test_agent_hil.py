@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from agent_stack import HOSTS, NICS, AgentStack, agent_stack
 
 from kvsriov.api.naming import nic_object_name
-from kvsriov.sandbox.agentstack import HOSTS, NICS, AgentStack, agent_stack
 from kvsriov.sandbox.wait import wait_for
 from kvsriov_agent.kube import KubeClient
 from kvsriov_agent.kube.client import Obj

@@ -5,7 +5,8 @@ The guest has no network to the host, so everything runs in it: the emulated API
 a real unix socket (in this process), and the REAL agent (`kvsriov agent`) with /etc moved
 to a writable directory, since the guest's root is read-only. Callers talk to the API with
 the agent's own stdlib client: the `kubernetes` client takes ~20 s to start under TCG.
-Used by tests/hil/test_agent_hil.py and benchmarks/slicing.py.
+Test wiring, not part of kvsriov: used by tests/hil/test_agent_hil.py and benchmarks/slicing.py
+(which puts tests/hil on sys.path for it).
 """
 
 from __future__ import annotations
