@@ -7,6 +7,7 @@ makes of it when every write succeeds on a cluster that has none of its NADs yet
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,16 +100,11 @@ def as_golden(plan: L3Plan, outcome: L3Outcome) -> str:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_plan_matches_golden(case: str, request: pytest.FixtureRequest) -> None:
+def test_plan_matches_golden(case: str, matches_golden: Callable[[Path, str], None]) -> None:
     body, siblings, l2 = CASES[case]
     plan = plan_l3(body, siblings, l2)
     rendered = as_golden(plan, settle(plan, written(plan), now=NOW))
-    path = GOLDEN / f"{case}.yaml"
-    if request.config.getoption("--update-golden"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rendered)
-    assert path.exists(), f"{path} missing: run pytest --update-golden and review the diff"
-    assert rendered == path.read_text(), f"{path} differs: run pytest --update-golden and review the diff"
+    matches_golden(GOLDEN / f"{case}.yaml", rendered)
 
 
 def test_no_golden_file_is_orphaned() -> None:

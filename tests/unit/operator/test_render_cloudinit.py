@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +43,11 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_cloud_init_status_matches_golden(case: str, request: pytest.FixtureRequest) -> None:
+def test_cloud_init_status_matches_golden(case: str, matches_golden: Callable[[Path, str], None]) -> None:
     status = cloud_init_status(CASES[case])
     network_data_text = status.pop("networkData")  # as the guest reads it, after the other fields
     rendered = yaml.safe_dump(status, sort_keys=False, width=120) + "--- # networkData\n" + network_data_text
-    path = GOLDEN / f"{case}.yaml"
-    if request.config.getoption("--update-golden"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rendered)
-    assert path.exists(), f"{path} missing: run pytest --update-golden and review the diff"
-    assert rendered == path.read_text(), f"{path} differs: run pytest --update-golden and review the diff"
+    matches_golden(GOLDEN / f"{case}.yaml", rendered)
 
 
 def test_no_golden_file_is_orphaned() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,15 +74,10 @@ def as_golden(nad: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_rendered_nad_matches_golden(case: str, request: pytest.FixtureRequest) -> None:
+def test_rendered_nad_matches_golden(case: str, matches_golden: Callable[[Path, str], None]) -> None:
     l3_net, l2_net = CASES[case]
     rendered = as_golden(render_nad(l3_net, l2_net, "default"))
-    path = GOLDEN / f"{case}.yaml"
-    if request.config.getoption("--update-golden"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rendered)
-    assert path.exists(), f"{path} missing: run pytest --update-golden and review the diff"
-    assert rendered == path.read_text(), f"{path} differs: run pytest --update-golden and review the diff"
+    matches_golden(GOLDEN / f"{case}.yaml", rendered)
 
 
 def test_no_golden_file_is_orphaned() -> None:
