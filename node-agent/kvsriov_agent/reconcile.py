@@ -60,6 +60,10 @@ class Refusal:
     message: str
 
 
+#: No generation: a NIC whose change never failed (a generation may itself be None).
+_NEVER = object()
+
+
 class PassIncomplete(RuntimeError):
     """Some NICs failed in a pass whose other steps were done; the runtime retries it."""
 
@@ -202,11 +206,12 @@ class Reconciler:
         previous = nic_status(obj)
         status.conditions = _merge_conditions(previous, status)
         name = obj["metadata"]["name"]
-        if spec.num_vfs == status.num_vfs and not (status.vfs and guards.drivers_differ(status, spec)):
+        differs = spec.num_vfs != status.num_vfs or bool(status.vfs and guards.drivers_differ(status, spec))
+        if not differs:
             self._rolled_back.pop(name, None)
-        if name in self._rolled_back and self._rolled_back[name] == gen:
+        if differs and self._rolled_back.get(name, _NEVER) == gen:
             pass  # this spec failed and was rolled back: its SlicingFailed condition stays until it changes
-        elif spec.num_vfs != status.num_vfs or (status.vfs and guards.drivers_differ(status, spec)):
+        elif differs:
             status = self.change(obj, spec, status, nics, host, gen)
         elif not _true_for(status.conditions, SLICED, gen):
             # As asked and already said so for this generation: the change's own message (which VMs a
