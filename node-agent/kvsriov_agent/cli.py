@@ -16,22 +16,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kvsriov.api.host import SriovHostStatus
-from kvsriov.api.naming import DEVINFO_DIR
 from kvsriov.api.nic import SriovPhysicalNicStatus
+from kvsriov.kubeletapi.paths import KUBELET_SOCKET
 from kvsriov_agent.discovery import discover_nics
 from kvsriov_agent.doctor import EXIT_CANNOT_CHECK, CannotCheck, check_root, status_document
 from kvsriov_agent.host.bundle import real_host
 from kvsriov_agent.host.pci_ids import PciIds
-from kvsriov_agent.kube.watch import WATCH_TIMEOUT_SECONDS
-from kvsriov_agent.podresources.client import DEFAULT_SOCKET
 from kvsriov_agent.probe import probe_host
-from kvsriov_agent.runtime import DEFAULT_RESYNC_S
+from kvsriov_agent.settings import AgentSettings, KubeletPaths
 
 if TYPE_CHECKING:
     from kvsriov_agent.host.bundle import Host
     from kvsriov_agent.reconcile import Reconciler
 
-DEFAULT_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
+DEFAULTS = AgentSettings()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,18 +39,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host-root", default="/", help="the host's root directory (default: /)")
     parser.add_argument(
         "--pod-resources-socket",
-        default=DEFAULT_SOCKET,
-        help=f"kubelet PodResources (default: {DEFAULT_SOCKET})",
+        default=DEFAULTS.kubelet.pod_resources,
+        type=Path,
+        help=f"kubelet PodResources (default: {DEFAULTS.kubelet.pod_resources})",
     )
     parser.add_argument(
         "--device-plugin-dir",
-        default=DEFAULT_PLUGIN_DIR,
-        help=f"the kubelet's device plugin directory, with kubelet.sock (default: {DEFAULT_PLUGIN_DIR})",
+        default=DEFAULTS.kubelet.plugin_dir,
+        type=Path,
+        help=f"the kubelet's device plugin directory, with {KUBELET_SOCKET} "
+        f"(default: {DEFAULTS.kubelet.plugin_dir})",
     )
     parser.add_argument(
         "--devinfo-dir",
-        default=DEVINFO_DIR,
-        help=f"where NPWG device-information files are written (default: {DEVINFO_DIR})",
+        default=DEFAULTS.kubelet.devinfo_dir,
+        type=Path,
+        help=f"where NPWG device-information files are written (default: {DEFAULTS.kubelet.devinfo_dir})",
     )
     parser.add_argument(
         "--no-device-plugin", action="store_true", help="do not serve the kubelet device plugin API"
@@ -60,8 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--resync",
         type=float,
-        default=DEFAULT_RESYNC_S,
-        help="seconds between safety-net passes (default: 300)",
+        default=DEFAULTS.resync_s,
+        help=f"seconds between safety-net passes (default: {DEFAULTS.resync_s:g})",
     )
     parser.add_argument(
         "--etc-root",
@@ -71,9 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--watch-timeout",
         type=int,
-        default=WATCH_TIMEOUT_SECONDS,
+        default=DEFAULTS.watch_timeout_s,
         help=f"seconds the API server keeps each watch open before the agent resumes it "
-        f"(default: {WATCH_TIMEOUT_SECONDS})",
+        f"(default: {DEFAULTS.watch_timeout_s})",
     )
     parser.add_argument("--pci-ids", dest="agent_pci_ids", help="the PCI ID database (default: the system's)")
     parser.add_argument(
@@ -185,19 +187,19 @@ def _run(args: argparse.Namespace) -> int:
     pci_ids = PciIds(Path(args.agent_pci_ids)) if args.agent_pci_ids else None
     etc_root = Path(args.etc_root) if args.etc_root else None
     host = real_host(Path(args.host_root), pci_ids=pci_ids, etc_root=etc_root)
+    settings = settings_of(args)
     reconciler = Reconciler(
         client=client,
         host=host,
         node=args.node,
         events=EventRecorder(client, "kvsriov-agent", args.node),
-        pod_resources=PodResourcesClient(args.pod_resources_socket),
+        pod_resources=PodResourcesClient(settings.kubelet.pod_resources, settings.pod_resources_timeout_s),
     )
     # Link events describe the kernel the agent runs on: only meaningful when that is the host.
     agent = Agent(
         reconciler,
-        resync=args.resync,
+        settings,
         watch_netlink=Path(args.host_root).resolve() == Path("/"),
-        watch_timeout=args.watch_timeout,
     )
     if args.metrics_port:
         from kvsriov_agent.metrics import AgentMetrics
@@ -205,7 +207,7 @@ def _run(args: argparse.Namespace) -> int:
         reconciler.metrics = AgentMetrics(args.node)
         reconciler.metrics.serve(args.metrics_port)
     if not args.no_device_plugin:
-        _start_device_plugins(args, host, reconciler, lambda: agent.wakeups.put("kubelet"))
+        _start_device_plugins(settings, host, reconciler, lambda: agent.wakeups.put("kubelet"))
     try:
         agent.run()
     except KeyboardInterrupt:
@@ -213,13 +215,25 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def settings_of(args: argparse.Namespace) -> AgentSettings:
+    """The flags, as the one settings object everything below is given."""
+    return AgentSettings(
+        resync_s=args.resync,
+        watch_timeout_s=args.watch_timeout,
+        kubelet=KubeletPaths(
+            plugin_dir=args.device_plugin_dir,
+            pod_resources=args.pod_resources_socket,
+            devinfo_dir=args.devinfo_dir,
+        ),
+    )
+
+
 def _start_device_plugins(
-    args: argparse.Namespace, host: Host, reconciler: Reconciler, wakeup: Callable[[], None]
+    settings: AgentSettings, host: Host, reconciler: Reconciler, wakeup: Callable[[], None]
 ) -> None:
     """The kubelet device plugins (issue 6): the reconcile pass feeds them, allocation changes wake it."""
-    from kvsriov_agent.deviceplugin.manager import DevicePlugins, PluginPaths
+    from kvsriov_agent.deviceplugin.manager import DevicePlugins
 
-    paths = PluginPaths(Path(args.device_plugin_dir), Path(args.devinfo_dir), args.pod_resources_socket)
-    plugins = DevicePlugins(host, paths, reconciler.pod_resources, wakeup=wakeup)
+    plugins = DevicePlugins(host, settings.kubelet, reconciler.pod_resources, settings.plugins, wakeup=wakeup)
     reconciler.plugins = plugins
     plugins.start()

@@ -25,38 +25,30 @@ from dataclasses import dataclass, field
 
 from kvsriov.api.constants import LABEL_NODE
 from kvsriov_agent.kube.client import ApiError, Obj
-from kvsriov_agent.kube.watch import WATCH_TIMEOUT_SECONDS, Watcher
+from kvsriov_agent.kube.watch import Watcher
 from kvsriov_agent.objects import HOSTS, NICS
 from kvsriov_agent.reconcile import PassIncomplete, Reconciler
+from kvsriov_agent.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RESYNC_S = 300.0
-#: After an event, wait this long for the rest of its burst before reconciling.
-COALESCE_S = 0.05
-#: Kernel link messages: reconcile once they have stopped for this long, or this long after the first.
-NETLINK_QUIET_S = 0.5
-NETLINK_MAX_DELAY_S = 3.0
 #: include/uapi/linux/netlink.h and rtnetlink.h.
 NETLINK_ROUTE = 0
 RTMGRP_LINK = 1
 NETLINK_BUFFER = 65536
-RETRY_START_S = 0.5
-RETRY_MAX_S = 30.0
 
 
 @dataclass
 class Agent:
     reconciler: Reconciler
-    resync: float = DEFAULT_RESYNC_S
+    settings: AgentSettings = field(default_factory=AgentSettings)
     watch_netlink: bool = False
-    watch_timeout: int = WATCH_TIMEOUT_SECONDS
     wakeups: queue.Queue[str] = field(default_factory=queue.Queue)
     stopped: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         client, node = self.reconciler.client, self.reconciler.node
-        timeout = self.watch_timeout
+        timeout = self.settings.watch_timeout_s
         self.hosts = Watcher(
             client, HOSTS, self._on_event, field_selector=f"metadata.name={node}", timeout_seconds=timeout
         )
@@ -101,29 +93,29 @@ class Agent:
                             self.wakeups.put("netlink")  # messages were dropped: something changed
             except OSError as err:
                 log.warning("netlink monitor: %s; restarting", err)
-                self.stopped.wait(RETRY_START_S)
+                self.stopped.wait(self.settings.retry_start_s)
 
     def _wait(self, timeout: float) -> bool:
         """Block until an event or `timeout`; then drain the burst. True when an event came.
 
         An API event (a spec change: what a user waits for) starts the pass at once. Kernel link
         messages come in bursts (creating VFs sends dozens, binding them more): they start a pass
-        once the kernel has been quiet for NETLINK_QUIET_S (at most NETLINK_MAX_DELAY_S after the
-        first), or at once when an API event arrives meanwhile.
+        once the kernel has been quiet for settings.netlink_quiet_s (at most netlink_max_delay_s
+        after the first), or at once when an API event arrives meanwhile.
         """
         try:
             kind = self.wakeups.get(timeout=max(timeout, 0.0))
         except queue.Empty:
             return False
         if kind == "netlink":
-            deadline = time.monotonic() + NETLINK_MAX_DELAY_S
+            deadline = time.monotonic() + self.settings.netlink_max_delay_s
             while kind == "netlink" and (left := deadline - time.monotonic()) > 0:
                 try:
-                    kind = self.wakeups.get(timeout=min(NETLINK_QUIET_S, left))
+                    kind = self.wakeups.get(timeout=min(self.settings.netlink_quiet_s, left))
                 except queue.Empty:
                     break
         else:
-            time.sleep(COALESCE_S)  # let the rest of a burst arrive, then take it all at once
+            time.sleep(self.settings.coalesce_s)  # let the rest of a burst arrive, then take it all at once
         while True:
             try:
                 self.wakeups.get_nowait()
@@ -135,7 +127,7 @@ class Agent:
         while not (self.hosts.synced.wait(0.5) and self.nics.synced.wait(0.5)):
             if self.stopped.is_set():
                 return
-        retry = RETRY_START_S
+        retry = self.settings.retry_start_s
         next_pass = time.monotonic()
         while not self.stopped.is_set():
             self._wait(next_pass - time.monotonic())
@@ -155,10 +147,10 @@ class Agent:
                     metrics.pass_done(failed=True)
                 log.warning("reconcile failed: %s; retrying in %.1fs", err, retry)
                 next_pass = time.monotonic() + retry
-                retry = min(retry * 2, RETRY_MAX_S)
+                retry = min(retry * 2, self.settings.retry_max_s)
                 continue
-            retry = RETRY_START_S
-            next_pass = time.monotonic() + self.resync
+            retry = self.settings.retry_start_s
+            next_pass = time.monotonic() + self.settings.resync_s
 
 
 def _warm_imports() -> None:

@@ -19,10 +19,11 @@ from kvsriov.api.nic import SriovPhysicalNicSpec
 from kvsriov.sandbox.kubelet.deviceplugins import StandInKubelet
 from kvsriov.sandbox.kubelet.podresources import FakePodResources
 from kvsriov_agent.binding import bind_vfs, iommu_group
-from kvsriov_agent.deviceplugin.manager import DevicePlugins, PluginPaths
+from kvsriov_agent.deviceplugin.manager import DevicePlugins
 from kvsriov_agent.discovery import discover_nics, observe_nic
 from kvsriov_agent.host.bundle import Host, real_host
 from kvsriov_agent.podresources import PodResourcesClient
+from kvsriov_agent.settings import KubeletPaths
 from kvsriov_agent.slicing import apply_numvfs, current_numvfs, vf_addresses
 from kvsriov_agent.waiting import poll
 
@@ -51,13 +52,13 @@ def test_plugin_lists_and_allocates_the_igb_vfs(sliced: tuple[Host, str, str], t
     host, ifname, pf_pci = sliced
     resource = f"kvsriov.io/{ifname}"
     vfs = set(vf_addresses(host.sysfs, pf_pci).values())
-    paths = PluginPaths(tmp_path / "device-plugins", tmp_path / "devinfo", str(tmp_path / "pr.sock"))
+    paths = KubeletPaths(tmp_path / "device-plugins", tmp_path / "pr.sock", tmp_path / "devinfo")
     with (
         FakePodResources(tmp_path / "pr.sock", tmp_path / "pods.json") as pod_resources,
         StandInKubelet(paths.plugin_dir, pod_resources) as kubelet,
     ):
         pod_resources.set_pods([])
-        plugins = DevicePlugins(host, paths, PodResourcesClient(str(tmp_path / "pr.sock")))
+        plugins = DevicePlugins(host, paths, PodResourcesClient(paths.pod_resources))
         plugins.start()
         try:
             spec = SriovPhysicalNicSpec(node_name="guest", interface=ifname, num_vfs=7, vf_driver="vfio-pci")

@@ -23,9 +23,9 @@ import grpc
 
 from kvsriov.kubeletapi.deviceplugin.v1beta1 import api_pb2 as pb
 from kvsriov.kubeletapi.deviceplugin.v1beta1 import api_pb2_grpc as pb_grpc
+from kvsriov.kubeletapi.paths import KUBELET_SOCKET
 from kvsriov.sandbox.kubelet.podresources import FakePodResources, pod_entry
 
-KUBELET_SOCKET = "kubelet.sock"
 DIAL_TIMEOUT_S = 10.0  # the kubelet's own dial timeout for plugins
 
 

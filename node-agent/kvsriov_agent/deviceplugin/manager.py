@@ -8,7 +8,7 @@
   kubelet.sock is recreated"). We watch for that by polling the inode of kubelet.sock
   (one stat() per interval, cheaper than an inotify thread and without a C binding).
 - Allocation: the kubelet tells plugins nothing when a pod ends, so the PodResources
-  List is asked after each Allocate and then every ALLOC_POLL_S while anything is
+  List is asked after each Allocate and then every alloc_poll_s while anything is
   allocated or a device-information file is pending; a change wakes the agent so
   that SriovPhysicalNic.status.vfs[].allocated follows, and freed devices lose their file.
 - An API-server outage does not touch any of this: gRPC serving needs only the host.
@@ -25,13 +25,12 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent import futures
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import grpc
 
 from kvsriov.api.constants import RESOURCE_PREFIX
-from kvsriov.api.naming import DEVINFO_DIR, resource_name
+from kvsriov.api.naming import resource_name
 from kvsriov.api.nic import SriovPhysicalNicSpec, SriovPhysicalNicStatus
 from kvsriov_agent.allocation import AllocationView, unallocated
 from kvsriov_agent.deviceplugin import devices as dev
@@ -40,43 +39,19 @@ from kvsriov_agent.deviceplugin.plugin import ResourcePlugin
 from kvsriov_agent.host.bundle import Host
 from kvsriov_agent.podresources import PodResourcesClient, PodResourcesUnavailable
 from kvsriov_agent.podresources.vms import vm_of_pod
+from kvsriov_agent.settings import KubeletPaths, PluginTimings
 from kvsriov_agent.vffacts import VfFacts
 
 log = logging.getLogger(__name__)
-DEFAULT_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
-KUBELET_SOCKET = "kubelet.sock"
-#: How often kubelet.sock's inode is compared: a restarted kubelet waits for plugins anyway.
-KUBELET_POLL_S = 0.5
-#: PodResources is asked this often while devices are allocated (pods ending are not announced).
-ALLOC_POLL_S = 2.0
-#: At most one PodResources List per this long, however many Allocates come (each List dials).
-ALLOC_MIN_GAP_S = 0.25
-#: A device-information file whose device never showed up as allocated (pod admission failed
-#: after Allocate) is removed after this long; Allocate precedes the kubelet's own bookkeeping.
-DEVINFO_GRACE_S = 60.0
 PodLookup = Callable[[str, str], "dict[str, Any] | None"]
-
-
-@dataclass(frozen=True)
-class PluginPaths:
-    """The kubelet's sockets (KubeletSockets protocol) and where device-information files go."""
-
-    plugin_dir: Path = Path(DEFAULT_PLUGIN_DIR)
-    devinfo_dir: Path = Path(DEVINFO_DIR)
-    pod_resources: str = "/var/lib/kubelet/pod-resources/kubelet.sock"
-
-    def device_plugin_dir(self) -> str:
-        return str(self.plugin_dir)
-
-    def pod_resources_socket(self) -> str:
-        return self.pod_resources
 
 
 @dataclass
 class DevicePlugins:
     host: Host
-    paths: PluginPaths
+    paths: KubeletPaths
     pod_resources: PodResourcesClient
+    timings: PluginTimings = field(default_factory=PluginTimings)
     #: Called when allocation changed: the agent runs a pass (status shows it).
     wakeup: Callable[[], None] = lambda: None
     plugins: dict[str, ResourcePlugin] = field(default_factory=dict)
@@ -192,22 +167,24 @@ class DevicePlugins:
         return next((r for r, p in self.plugins.items() if device in p.devices), "")
 
     def _loop(self) -> None:
-        last = -ALLOC_POLL_S
+        timings = self.timings
+        last = -timings.alloc_poll_s
         while not self.stopped.is_set():
             self._register_all()
             since = time.monotonic() - last
-            due = self._poke.is_set() or (since >= ALLOC_POLL_S and bool(self.allocated or self._pending))
-            if due and since < ALLOC_MIN_GAP_S:
-                self.stopped.wait(ALLOC_MIN_GAP_S - since)  # a burst of Allocates: one List for all
+            busy = bool(self.allocated or self._pending)
+            due = self._poke.is_set() or (since >= timings.alloc_poll_s and busy)
+            if due and since < timings.alloc_min_gap_s:
+                self.stopped.wait(timings.alloc_min_gap_s - since)  # a burst of Allocates: one List for all
                 continue
             if due:
                 self._poke.clear()
                 self._refresh_allocation()
                 last = time.monotonic()
-            self._poke.wait(KUBELET_POLL_S)
+            self._poke.wait(timings.kubelet_poll_s)
 
     def _register_all(self) -> None:
-        kubelet = self.paths.plugin_dir / KUBELET_SOCKET
+        kubelet = self.paths.registration_socket
         try:
             inode = os.stat(kubelet).st_ino
         except FileNotFoundError:
@@ -235,7 +212,7 @@ class DevicePlugins:
             for device, (resource, since) in list(self._pending.items()):
                 if device in now_allocated:
                     self._seen.add(device)
-                elif device in self._seen or time.time() - since > DEVINFO_GRACE_S:
+                elif device in self._seen or time.time() - since > self.timings.devinfo_grace_s:
                     devinfo.remove(self.paths.devinfo_dir, resource, device)  # freed: the pod is gone
                     del self._pending[device]
                     self._seen.discard(device)

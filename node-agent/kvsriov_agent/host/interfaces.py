@@ -132,14 +132,3 @@ class Modprobe(Protocol):
         """`cat /sys/module/MODULE/parameters/NAME` (bools read Y/N); None when not loaded."""
         ...
 
-
-class KubeletSockets(Protocol):
-    """The kubelet's unix sockets (device plugins, pod resources)."""
-
-    def device_plugin_dir(self) -> str:
-        """`ls /var/lib/kubelet/device-plugins`: where plugins listen and kubelet.sock is."""
-        ...
-
-    def pod_resources_socket(self) -> str:
-        """`/var/lib/kubelet/pod-resources/kubelet.sock`: the PodResources List API."""
-        ...

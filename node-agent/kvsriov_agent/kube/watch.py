@@ -15,11 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kvsriov_agent.kube.client import ApiError, KubeClient, Obj, ResourcePath
+from kvsriov_agent.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 
-#: The server ends each watch after this long; we then resume from the last version.
-WATCH_TIMEOUT_SECONDS = 300
 BACKOFF_START = 0.2
 BACKOFF_MAX = 10.0
 
@@ -36,8 +35,9 @@ class Watcher:
     on_event: Handler
     label_selector: str | None = None
     field_selector: str | None = None
-    #: timeoutSeconds of each watch request: the server ends the stream then and we resume.
-    timeout_seconds: int = WATCH_TIMEOUT_SECONDS
+    #: timeoutSeconds of each watch request: the server ends the stream then and we resume from
+    #: the last version.
+    timeout_seconds: int = AgentSettings.watch_timeout_s
     #: Re-lists forced by 410 Expired so far (the resume point fell out of the server's history).
     expired: int = 0
     cache: dict[str, Obj] = field(default_factory=dict)

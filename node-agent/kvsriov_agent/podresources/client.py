@@ -9,11 +9,9 @@ Shared with the device plugin (issue 6), which reports allocation from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-#: Where the kubelet serves PodResources (pkg/kubelet/apis/podresources: podresources.Socket).
-DEFAULT_SOCKET = "/var/lib/kubelet/pod-resources/kubelet.sock"
-#: A kubelet that does not answer within this long is treated as unavailable.
-LIST_TIMEOUT = 5.0
+from kvsriov_agent.settings import AgentSettings
 
 
 class PodResourcesUnavailable(RuntimeError):
@@ -32,8 +30,10 @@ class DeviceAllocation:
 
 
 class PodResourcesClient:
-    def __init__(self, socket_path: str = DEFAULT_SOCKET, timeout: float = LIST_TIMEOUT) -> None:
-        self.socket_path = socket_path
+    def __init__(
+        self, socket_path: str | Path, timeout: float = AgentSettings.pod_resources_timeout_s
+    ) -> None:
+        self.socket_path = str(socket_path)
         self.timeout = timeout
 
     def list_devices(self, resource_prefix: str | None = None) -> list[DeviceAllocation]:

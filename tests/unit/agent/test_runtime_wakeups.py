@@ -7,13 +7,13 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from kvsriov_agent import runtime
 from kvsriov_agent.runtime import Agent
+from kvsriov_agent.settings import AgentSettings
 
 
-def agent() -> Agent:
+def agent(settings: AgentSettings | None = None) -> Agent:
     reconciler: Any = SimpleNamespace(client=None, node="node-1", own_versions=set())
-    return Agent(reconciler)
+    return Agent(reconciler, settings or AgentSettings())
 
 
 def obj(version: str) -> dict[str, Any]:
@@ -30,10 +30,8 @@ def test_own_write_echo_is_skipped_once() -> None:
     assert a.wakeups.qsize() == 2
 
 
-def test_netlink_burst_waits_for_quiet_but_an_api_event_goes_at_once(monkeypatch: Any) -> None:
-    monkeypatch.setattr(runtime, "NETLINK_QUIET_S", 0.3)
-    monkeypatch.setattr(runtime, "NETLINK_MAX_DELAY_S", 5.0)
-    a = agent()
+def test_netlink_burst_waits_for_quiet_but_an_api_event_goes_at_once() -> None:
+    a = agent(AgentSettings(netlink_quiet_s=0.3, netlink_max_delay_s=5.0))
     a.wakeups.put("netlink")
     began = time.monotonic()
     assert a._wait(1.0)
