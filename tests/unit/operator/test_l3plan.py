@@ -138,3 +138,9 @@ def test_held_ipams_skip_deleting_and_unparsable_siblings() -> None:
     broken = dataclasses.replace(OLDER_OVERLAPPING, name="l3-broken", ipam={"cidr": "not-a-cidr"})
     no_ipam = dataclasses.replace(OLDER_OVERLAPPING, name="l3-none", ipam=None)
     assert list(held_ipams([OLDER_OVERLAPPING, deleting, broken, no_ipam])) == ["l3-older"]
+
+
+def test_an_invalid_spec_names_the_field_as_the_user_wrote_it() -> None:
+    plan = plan_l3(*CASES["invalid-spec"])
+    assert plan.refusal is not None
+    assert plan.refusal.message.startswith("spec.ipam.ranges: "), plan.refusal.message  # not spec.spec.
