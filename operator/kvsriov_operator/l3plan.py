@@ -97,7 +97,8 @@ def plan_l3(body: Mapping[str, Any], siblings: Iterable[L3Ref], l2_body: Mapping
     try:
         l3 = SriovL3Network.model_validate(body)
     except ValidationError as exc:
-        return plan(None, Refusal(L3Reason.INVALID_SPEC, describe(exc)))  # loc starts at the body: spec.ipam...
+        # The error's loc starts at the body, so describe() names spec.ipam..., as the user wrote it.
+        return plan(None, Refusal(L3Reason.INVALID_SPEC, describe(exc)))
     if l2_body is None:
         message = f"SriovL2Network {l3.spec.l2_network} does not exist; create it or fix spec.l2Network"
         return plan({}, Refusal(L3Reason.L2_NETWORK_NOT_FOUND, message))
