@@ -94,6 +94,8 @@ class L2ConditionType(StrEnum):
 class L3ConditionType(StrEnum):
     NADS_RENDERED = "NetworkAttachmentDefinitionsRendered"
     READY = "Ready"
+    #: Who adds launcher pods' VF requests (reason: KubeVirt, Kvsriov, ...; kvsriov.kubevirt.vfrequests).
+    VF_REQUESTS = "VfRequests"
 
 
 class L2Reason(StrEnum):

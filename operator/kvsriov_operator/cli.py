@@ -14,6 +14,7 @@ import kopf
 import kubernetes
 
 from kvsriov_operator.clients import Clients
+from kvsriov_operator.registry import run_registry
 from kvsriov_operator.settings import Knobs, WebhookOptions
 
 LOG = logging.getLogger("kvsriov.operator")
@@ -67,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     hooks.add_argument(
         "--webhook-cert-dir", type=Path, default=WebhookOptions.cert_dir, help="tls.crt/tls.key/ca.crt"
     )
+    hooks.add_argument(
+        "--vf-requests",
+        choices=["kvsriov", "network-resources-injector"],
+        default=Knobs.vf_requests,
+        help="who adds the VF requests to virt-launcher pods where KubeVirt does not (KubeVirt >= 1.9): "
+        "kvsriov's launcher-pod webhook (default) or network-resources-injector (README: VMs)",
+    )
     return parser
 
 
@@ -111,8 +119,6 @@ def run(
 ) -> None:
     """Run the operator until `stop_flag` (or a signal, when in the main thread): cluster-wide,
     standalone unless the knobs name a peering."""
-    import kvsriov_operator.handlers  # noqa: F401  (registers the handlers)
-
     peering = clients.knobs.peering_name
     if peering is not None:
         check_peering(clients.api, peering)
@@ -127,6 +133,7 @@ def run(
             standalone=peering is None,
             peering_name=peering,
             memo=kopf.Memo(clients=clients),
+            registry=run_registry(clients.knobs),
             ready_flag=ready_flag,
             stop_flag=stop_flag,
             liveness_endpoint=liveness,
@@ -145,7 +152,9 @@ def main(argv: list[str]) -> int:
         host=args.webhook_host,
         cert_dir=args.webhook_cert_dir,
     )
-    knobs = dataclasses.replace(Knobs(), peering_name=args.peering, webhook=webhook)
+    knobs = dataclasses.replace(
+        Knobs(), peering_name=args.peering, webhook=webhook, vf_requests=args.vf_requests
+    )
     clients = Clients(api=api_client(args.kubeconfig), knobs=knobs)
     if args.metrics_port:
         clients.metrics.serve(args.metrics_port)

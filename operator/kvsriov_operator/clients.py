@@ -13,6 +13,7 @@ from typing import Any
 
 import kubernetes
 
+from kvsriov.kubevirt.vfrequests import KubeVirtConfig, VfRequestMode, vf_request_mode
 from kvsriov_operator.cache import ClusterCache
 from kvsriov_operator.metrics import OperatorMetrics
 from kvsriov_operator.settings import Knobs
@@ -32,11 +33,19 @@ class Clients:
     rendered: dict[str, Mapping[str, dict[str, Any]]] = field(default_factory=dict)
     """L3 network -> the NADs its worker last converged to (namespace/name -> body): a NAD event
     that shows exactly that is our own write's echo and wakes nobody (handlers/l3.py)."""
+    kubevirt: KubeVirtConfig = field(default_factory=lambda: KubeVirtConfig(found=False))
+    """The cluster's KubeVirt CR as last seen (handlers/kubevirt.py); not found until it is."""
     metrics: OperatorMetrics = field(init=False)
     """Prometheus metrics over `cache` and the workers' outcomes (served when the CLI asks)."""
 
     def __post_init__(self) -> None:
         self.metrics = OperatorMetrics(self.cache)
+
+    @property
+    def vf_requests(self) -> VfRequestMode:
+        """Who adds launcher pods' VF requests, given KubeVirt's gate and our knobs."""
+        knobs = self.knobs
+        return vf_request_mode(self.kubevirt, knobs.vf_requests, knobs.webhook.mode != "none")
 
     @property
     def custom(self) -> kubernetes.client.CustomObjectsApi:

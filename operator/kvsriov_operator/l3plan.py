@@ -19,6 +19,7 @@ not exist (the API server answers 404), and NADsRendered says so. So:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ from kvsriov.api.ipam import Ipam
 from kvsriov.api.l2 import SriovL2Network
 from kvsriov.api.l3 import SriovL3Network
 from kvsriov.api.naming import resource_name
+from kvsriov.kubevirt.vfrequests import VfRequestMode
 from kvsriov_operator import rules
 from kvsriov_operator.outcomes import Event, L3Outcome, NadSync
 from kvsriov_operator.render.cloudinit import cloud_init_status
@@ -72,12 +74,21 @@ class L3Plan:
     """The refusal's message when it is news (not already the Ready message): a Warning Event."""
     events: tuple[Event, ...]
     """Events known before the writes (SR-IOV turned on or off); the writes add theirs."""
+    vf_requests: VfRequestMode | None = None
+    """Who adds launcher pods' VF requests: the VfRequests condition, while VMs can use the
+    network (SR-IOV effectively on, nothing refused); None drops the condition."""
 
 
-def plan_l3(body: Mapping[str, Any], siblings: Iterable[L3Ref], l2_body: Mapping[str, Any] | None) -> L3Plan:
+def plan_l3(
+    body: Mapping[str, Any],
+    siblings: Iterable[L3Ref],
+    l2_body: Mapping[str, Any] | None,
+    vf_requests: VfRequestMode | None = None,
+) -> L3Plan:
     """Decide an L3 network's NADs and status; `siblings` are the L3 networks on its L2 network.
 
     `l2_body` is the L2 network it names (metadata and spec suffice), None when it does not exist.
+    `vf_requests` is who adds launcher pods' VF requests in this cluster (None: not known).
     """
     meta = body.get("metadata") or {}
     name, generation = meta["name"], meta.get("generation")
@@ -117,7 +128,8 @@ def plan_l3(body: Mapping[str, Any], siblings: Iterable[L3Ref], l2_body: Mapping
         "resourceName": resource_name(l2.spec.physical_interface),
         "cloudInit": cloud_init_status(l3),
     }
-    return plan(render_nads(l3, l2), None, status, events)
+    rendered = plan(render_nads(l3, l2), None, status, events)
+    return dataclasses.replace(rendered, vf_requests=vf_requests)
 
 
 def settle(plan: L3Plan, sync: NadSync, now: str | None = None) -> L3Outcome:
@@ -157,6 +169,7 @@ def settle(plan: L3Plan, sync: NadSync, now: str | None = None) -> L3Outcome:
         conditions = set_condition(
             conditions, L3ConditionType.READY, "True", L3Reason.RECONCILED, "", generation, now
         )
+    conditions = _vf_requests_condition(conditions, plan.vf_requests, generation, now)
     status_fields = {
         "networkAttachmentDefinitions": sync.nads,
         "observedGeneration": generation,
@@ -167,6 +180,22 @@ def settle(plan: L3Plan, sync: NadSync, now: str | None = None) -> L3Outcome:
         warning=plan.warning,
         nads=sync.nads,
         events=sync.events() + list(plan.events),
+    )
+
+
+def _vf_requests_condition(
+    conditions: list[Condition], mode: VfRequestMode | None, generation: int | None, now: str | None
+) -> list[Condition]:
+    if mode is None:
+        return [c for c in conditions if c.type != L3ConditionType.VF_REQUESTS]
+    return set_condition(
+        conditions,
+        L3ConditionType.VF_REQUESTS,
+        mode.status,
+        mode.injector,
+        mode.message,
+        generation,
+        now,
     )
 
 

@@ -18,6 +18,7 @@ from kvsriov.api.conditions import EventReason, L2ConditionType
 from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, LABEL_MANAGED_BY, MANAGED_BY_VALUE, VERSION
 from kvsriov.api.kinds import L3_PLURAL
 from kvsriov.api.l2 import SriovL2Network
+from kvsriov.kubevirt.vfrequests import VfRequestMode
 from kvsriov_operator.l3plan import plan_l3, settle
 from kvsriov_operator.outcomes import Event, L3Outcome, NadSync
 from kvsriov_operator.readiness import l2_status
@@ -187,6 +188,7 @@ def reconcile_l3(
     siblings: Iterable[L3Ref],
     l2_body: Mapping[str, Any] | None,
     announce: Callable[[Mapping[str, dict[str, Any]]], None] = lambda desired: None,
+    vf_requests: VfRequestMode | None = None,
 ) -> L3Outcome:
     """Plan (l3plan.py), converge the NADs, and settle the L3 status from what the writes did.
 
@@ -194,7 +196,7 @@ def reconcile_l3(
     `announce` hears the NADs it is about to converge to (namespace/name -> body), before the
     writes (not called when it leaves them as they are). The caller writes the status.
     """
-    plan = plan_l3(body, siblings, l2_body)
+    plan = plan_l3(body, siblings, l2_body, vf_requests)
     if plan.nads is not None:
         announce(plan.nads)
     return settle(plan, apply_nads(custom, plan.name, plan.nads))

@@ -20,6 +20,7 @@ import kopf
 import kubernetes
 
 from kvsriov.api.constants import GROUP
+from kvsriov.kubevirt.vfrequests import Ours
 from kvsriov_operator import tls
 from kvsriov_operator.cache import ClusterCache
 
@@ -81,6 +82,16 @@ class Knobs:
 
     webhook: WebhookOptions = field(default_factory=WebhookOptions)
     """The admission webhooks (off unless asked for: tests of reconciling run without them)."""
+
+    vf_requests: Ours = "kvsriov"
+    """Who adds the VF requests to launcher pods where KubeVirt does not (kvsriov/vfrequests.py):
+    kvsriov's own webhook by default, so a default KubeVirt 1.9 cluster works; or
+    network-resources-injector, where the cluster runs it, and then no webhook of ours."""
+
+    @property
+    def injects_vf_requests(self) -> bool:
+        """The launcher-pod webhook is served (handlers/launcher.py)."""
+        return self.vf_requests == "kvsriov" and self.webhook.mode != "none"
 
 
 def knobs_of(memo: Any) -> Knobs:

@@ -63,7 +63,7 @@ def reevaluate_l3(
         loop.call_soon_threadsafe(clients.rendered.__setitem__, name, desired)
 
     custom = clients.custom
-    outcome = reconcile_l3(custom, body, siblings, l2_body, announce)
+    outcome = reconcile_l3(custom, body, siblings, l2_body, announce, clients.vf_requests)
     patch_status(custom, L3_PLURAL, body, outcome.status)
     _record(body, outcome)
     return outcome

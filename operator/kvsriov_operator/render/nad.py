@@ -7,7 +7,10 @@ refers to it as `<namespace>/<l3-name>`. The CNI config follows:
   `type: sriov`; `vlan` 0-4094 (0 = no tag); `spoofchk` and `trust` are "on"/"off"
   strings. `deviceID` is filled per pod by Multus from the device plugin
   allocation named by the `k8s.v1.cni.cncf.io/resourceName` annotation, so the
-  NAD carries no PCI address.
+  NAD carries no PCI address. `capabilities: {mac: true}`: KubeVirt puts the VM
+  interface's MAC into the pod's network selection, and Multus hands it to the
+  delegate as runtimeConfig.mac only when the delegate declares this capability
+  (else through CNI_ARGS, deprecated by Multus); sriov-cni then sets it on the VF.
 * whereabouts, README and doc/extended-configuration.md
   (k8snetworkplumbingwg/whereabouts): `type: whereabouts`, cluster-wide
   allocation, `gateway`, `dns` (passed into the CNI result). An L3 network's
@@ -83,6 +86,7 @@ def cni_config(l3: SriovL3Network, l2: SriovL2Network) -> dict[str, Any]:
         "vlan": l2.spec.vlan if l2.spec.type == "Vlan" and l2.spec.vlan is not None else 0,
         "spoofchk": SPOOFCHK,
         "trust": TRUST,
+        "capabilities": {"mac": True},
         "ipam": whereabouts_ipam(l3),
     }
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from kvsriov.api.conditions import Condition, L3ConditionType
+from kvsriov.kubevirt.vfrequests import kubevirt_config, vf_request_mode
 from kvsriov_operator.l3plan import L3Plan, plan_l3, settle
 from kvsriov_operator.outcomes import L3Outcome, NadSync
 from kvsriov_operator.rules import held_ipams
@@ -61,6 +62,10 @@ YOUNGER_OVERLAPPING = dataclasses.replace(
     OLDER_OVERLAPPING, name="l3-younger", created="2026-01-01T00:00:20Z"
 )
 WAS_ON = {"sriovEnabled": True}
+#: A default KubeVirt 1.9 (its gate on) and kvsriov's webhook: the VfRequests condition.
+KUBEVIRT_19 = vf_request_mode(
+    kubevirt_config({"status": {"observedKubeVirtVersion": "v1.9.0"}}), "kvsriov", webhook_served=True
+)
 
 #: case -> (L3 body, siblings, L2 body or None)
 CASES: dict[str, tuple[dict[str, Any], list[L3Ref], dict[str, Any] | None]] = {
@@ -102,7 +107,7 @@ def as_golden(plan: L3Plan, outcome: L3Outcome) -> str:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_plan_matches_golden(case: str, matches_golden: Callable[[Path, str], None]) -> None:
     body, siblings, l2 = CASES[case]
-    plan = plan_l3(body, siblings, l2)
+    plan = plan_l3(body, siblings, l2, KUBEVIRT_19)
     rendered = as_golden(plan, settle(plan, written(plan), now=NOW))
     matches_golden(GOLDEN / f"{case}.yaml", rendered)
 

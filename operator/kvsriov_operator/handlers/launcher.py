@@ -1,0 +1,94 @@
+"""The launcher-pod webhook: a virt-launcher pod asks for the VFs of its SR-IOV networks.
+
+On KubeVirt >= 1.9 (gate ExternalNetResourceInjection on by default) virt-controller no longer
+adds the NAD's resourceName to the launcher pod (kvsriov/vfrequests.py says why); this
+mutating webhook does: one request and limit of `kvsriov.io/<pf>` per SR-IOV network in the
+pod's `k8s.v1.cni.cncf.io/networks`, on the compute container, and nothing where the
+container already asks for them (KubeVirt with the gate off, network-resources-injector), so
+never twice. Only resources of ours: another vendor's NAD is its injector's business.
+
+Failure policy Fail, scoped to pods labelled `kubevirt.io: virt-launcher` (objectSelector) on
+CREATE. Failing closed is the point: with Ignore, an operator outage would let a launcher pod
+start without its VF request, sriov-cni would fail in the pod's sandbox, and the VM would stay
+broken after the operator came back (nothing recreates that pod). With Fail, virt-controller's
+pod creation is refused with the webhook's error on the VMI's events and retried with backoff:
+VM starts wait, visibly, until the operator is back (run it with --peering and two replicas to
+keep that short). No other pod in the cluster is affected.
+
+Registered per operator run (`register`), not at import: `--vf-requests
+network-resources-injector` must leave no configuration behind that could block launcher pods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import kopf
+import kubernetes
+
+from kvsriov.api.constants import NAD_RESOURCE_ANNOTATION, RESOURCE_PREFIX
+from kvsriov.kubevirt import launcher
+from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION
+
+HANDLER_ID = "vf-requests"
+log = logging.getLogger(__name__)
+
+
+def nad_resources(
+    custom: kubernetes.client.CustomObjectsApi, selections: Iterable[launcher.NetworkSelection]
+) -> dict[str, str]:
+    """`ns/name` -> our resourceName, for each selected NAD that has one of ours.
+
+    A NAD that does not exist is left out: Multus refuses the pod with its own message.
+    """
+    out: dict[str, str] = {}
+    for selection in {s.qualified: s for s in selections}.values():
+        try:
+            nad = custom.get_namespaced_custom_object(
+                NAD_GROUP, NAD_VERSION, selection.namespace, NAD_PLURAL, selection.name
+            )
+        except kubernetes.client.ApiException as exc:
+            if exc.status == 404:
+                continue
+            raise
+        resource = ((nad.get("metadata") or {}).get("annotations") or {}).get(NAD_RESOURCE_ANNOTATION) or ""
+        if resource.startswith(f"{RESOURCE_PREFIX}/"):
+            out[selection.qualified] = resource
+    return out
+
+
+async def add_vf_requests(
+    body: kopf.Body,
+    namespace: str | None,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    pod = dict(body)
+    selections = launcher.network_selections(pod, namespace)
+    if not selections:
+        return
+    resource_of = await asyncio.to_thread(nad_resources, memo.clients.custom, selections)
+    wanted = launcher.wanted_requests(selections, resource_of)
+    missing = launcher.missing_requests(pod, wanted)
+    if not missing:
+        return
+    patch.fns.append(lambda raw: launcher.add_requests(raw, missing))
+    added = ", ".join(f"{name}={count}" for name, count in sorted(missing.items()))
+    log.info("launcher pod in %s: added VF requests %s to container compute", namespace, added)
+
+
+def register(registry: kopf.OperatorRegistry) -> None:
+    """Add the webhook to this run's registry (called by cli.run when the knobs ask for it)."""
+    kopf.on.mutate(
+        "",
+        "v1",
+        "pods",
+        id=HANDLER_ID,
+        operations=["CREATE"],
+        labels={launcher.LABEL_APP: launcher.APP_VIRT_LAUNCHER},
+        registry=registry,
+    )(add_vf_requests)
