@@ -4,11 +4,17 @@ A VF reaches a VM only if the launcher pod requests one device of the NAD's reso
 per SR-IOV network; without it Multus finds no device and sriov-cni fails ("VF pci addr is
 required"). virt-controller adds those requests only while KubeVirt's feature gate
 ExternalNetResourceInjection is off (pkg/virt-controller/services/template.go,
-`ExternalNetResourceInjectionEnabled`). The gate is Beta, and since v1.9.0 a Beta gate is
-on unless spec.configuration.developerConfiguration.disabledFeatureGates names it
-(pkg/virt-config/featuregate/feature-gates.go). So on a default KubeVirt 1.9 somebody else
-must add them: kvsriov's launcher-pod webhook (the default), or network-resources-injector
-where the cluster runs it (`--vf-requests network-resources-injector`).
+`ExternalNetResourceInjectionEnabled`). The gate exists since v1.8.0, as Beta
+(pkg/virt-config/featuregate/network/external_net_resource_injection.go), and since v1.9.0 a
+Beta gate is on unless spec.configuration.developerConfiguration.disabledFeatureGates names it
+(pkg/virt-config/featuregate/feature-gates.go `IsEnabled`: GA, then featureGates, then
+disabledFeatureGates, then "is it Beta"; kubevirt/kubevirt PR 17405). KubeVirt 1.7 has no such
+gate and always adds the requests. (PR 18497 graduates the gate to GA, after which it cannot
+be disabled; the release that ships it was not known when this was written: a GA release
+reports here as "on", which is what it is, unless disabledFeatureGates still names it.)
+So on a default KubeVirt 1.9 somebody else must add them: kvsriov's launcher-pod webhook
+(the default), or network-resources-injector where the cluster runs it
+(`--vf-requests network-resources-injector`).
 
 Pure: the CR as a dict in, the mode out; the operator turns it into the VfRequests condition
 of every SR-IOV L3 network, `kvsriov doctor --cluster` prints it.
@@ -23,6 +29,8 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 
 GATE: Final = "ExternalNetResourceInjection"
+#: The first release that knows the gate (older ones ignore an unknown gate: feature-gates.go).
+GATE_SINCE: Final = (1, 8)
 #: The first release in which Beta gates are on unless disabled (feature-gates.go).
 BETA_ON_BY_DEFAULT_SINCE: Final = (1, 9)
 KUBEVIRT_GROUP, KUBEVIRT_VERSION, KUBEVIRT_PLURAL = "kubevirt.io", "v1", "kubevirts"
@@ -53,14 +61,14 @@ class KubeVirtConfig:
     def gate_enabled(self) -> bool | None:
         """ExternalNetResourceInjection on? None when KubeVirt is absent or its version unknown
         and the gate is neither enabled nor disabled explicitly."""
+        release = _release(self.version)
+        if release is not None and release < GATE_SINCE:
+            return False
         if GATE in self.disabled_feature_gates:
             return False
         if GATE in self.feature_gates:
             return True
-        if not self.found:
-            return None
-        release = _release(self.version)
-        if release is None:
+        if not self.found or release is None:
             return None
         return release >= BETA_ON_BY_DEFAULT_SINCE
 

@@ -258,7 +258,7 @@ def install_crds(kubeconfig: Path, directories: list[Path]) -> None:
 
 def reset(kubeconfig: Path) -> None:
     """Remove what tests create (custom objects of every CRD, Nodes, webhook configurations,
-    ConfigMaps and Events in "default"), so each test starts from an empty cluster."""
+    ConfigMaps, Pods and Events in "default"), so each test starts from an empty cluster."""
     from kubernetes import client, config  # lazy: the hil tier never needs it
 
     api_client = config.new_client_from_config(config_file=str(kubeconfig))
@@ -292,6 +292,7 @@ def reset(kubeconfig: Path) -> None:
         for node in core.list_node().items:
             core.delete_node(node.metadata.name)
         core.delete_collection_namespaced_config_map("default")
+        core.delete_collection_namespaced_pod("default", grace_period_seconds=0)
         core.delete_collection_namespaced_event("default")
         admission = client.AdmissionregistrationV1Api(api_client)
         admission.delete_collection_validating_webhook_configuration()

@@ -68,6 +68,27 @@ def test_host_config_value_matches_the_kustomize_component(helm: Path) -> None:
     assert chart["spec"] == overlay["spec"], first_difference(chart["spec"], overlay["spec"])
 
 
+def test_vf_requests_value_matches_the_network_resources_injector_overlay(helm: Path) -> None:
+    """Both leave the launcher pods' VF requests to network-resources-injector; the operator reads
+    the last --vf-requests (the overlay appends one, the chart replaces the value)."""
+    chart = find(
+        helm_template(helm, "operator.vfRequests=network-resources-injector"),
+        "Deployment",
+        "kvsriov-operator",
+    )
+    overlay = find(render("overlays/network-resources-injector"), "Deployment", "kvsriov-operator")
+
+    def last_vf_requests(deployment: dict[str, Any]) -> str:
+        args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        return [a for a in args if a.startswith("--vf-requests=")][-1]
+
+    assert last_vf_requests(chart) == last_vf_requests(overlay) == "--vf-requests=network-resources-injector"
+    assert (
+        last_vf_requests(find(helm_template(helm), "Deployment", "kvsriov-operator"))
+        == "--vf-requests=kvsriov"
+    )
+
+
 def test_cert_manager_mode_mounts_the_secret_and_says_so(helm: Path) -> None:
     objects = helm_template(
         helm, "operator.webhook.mode=cert-manager", "operator.webhook.certSecret=kvsriov-webhook-tls"

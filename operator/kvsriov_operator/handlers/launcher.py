@@ -13,7 +13,11 @@ start without its VF request, sriov-cni would fail in the pod's sandbox, and the
 broken after the operator came back (nothing recreates that pod). With Fail, virt-controller's
 pod creation is refused with the webhook's error on the VMI's events and retried with backoff:
 VM starts wait, visibly, until the operator is back (run it with --peering and two replicas to
-keep that short). No other pod in the cluster is affected.
+keep that short). No other pod in the cluster is affected. The webhook is persistent: kopf
+keeps it registered when the operator stops (a rolling update must not open a window in which
+launcher pods start without VFs); an operator started with `--vf-requests
+network-resources-injector` drops it from the configuration, and uninstalling kvsriov deletes
+the configuration (README: VMs).
 
 Registered per operator run (`register`), not at import: `--vf-requests
 network-resources-injector` must leave no configuration behind that could block launcher pods.
@@ -89,6 +93,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
         "pods",
         id=HANDLER_ID,
         operations=["CREATE"],
+        persistent=True,
         labels={launcher.LABEL_APP: launcher.APP_VIRT_LAUNCHER},
         registry=registry,
     )(add_vf_requests)

@@ -25,7 +25,8 @@ def cr(version: str | None, enabled: tuple[str, ...] = (), disabled: tuple[str, 
         (cr("v1.9.0"), True),  # Beta gates on by default since 1.9
         (cr("v1.10.2"), True),
         (cr("v1.8.1"), False),
-        (cr("v1.7.0", enabled=(GATE,)), True),
+        (cr("v1.8.0", enabled=(GATE,)), True),
+        (cr("v1.7.0", enabled=(GATE,)), False),  # 1.7 has no such gate: it always adds them
         (cr("v1.9.0", disabled=(GATE,)), False),
         (cr(None), None),
         (None, None),

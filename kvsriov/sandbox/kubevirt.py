@@ -1,0 +1,179 @@
+"""KubeVirt stand-ins: the objects virt-controller and Multus make, shaped as theirs are.
+
+No KubeVirt runs here (its Go modules are not served to us), so the sandbox, the demo and the
+tests create what it would create, from these builders only:
+
+* `kubevirt_cr`: the KubeVirt CR (kubevirt/kubevirt api/core/v1 types.go KubeVirtSpec,
+  KubeVirtConfiguration, DeveloperConfiguration: featureGates, disabledFeatureGates;
+  evictionStrategy; status.observedKubeVirtVersion).
+* `launcher_pod`: the virt-launcher pod of a VMI (pkg/virt-controller/services/template.go
+  renderLaunchManifest): labels `kubevirt.io: virt-launcher` and `kubevirt.io/created-by:
+  <VMI uid>`, annotation `kubevirt.io/domain: <VMI name>`, the VMI as controller
+  ownerReference, the Multus networks annotation as a JSON list of network selection
+  elements with KubeVirt's pod interface names (pkg/network/multus, pkg/network/namescheme)
+  and, for an SR-IOV interface with a MAC, that MAC; containers `compute` (the VM) and
+  the others it adds. The VF requests are on compute only when `kubevirt_adds_requests`:
+  virt-controller with gate ExternalNetResourceInjection off.
+* `network_status`: Multus' `k8s.v1.cni.cncf.io/network-status` after a pod's ADDs
+  (multus-cni pkg/netutils, NPWG network-status): the cluster default network first
+  (`default: true`, its interface eth0), then one entry per secondary network with name
+  `ns/name`, interface, ips, mac, dns and, for a device-plugin device, `device-info`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kvsriov.kubevirt import launcher
+
+KUBEVIRT_NAMESPACE = "kubevirt"
+KUBEVIRT_NAME = "kubevirt"
+
+
+def kubevirt_cr(
+    version: str = "v1.9.0",
+    feature_gates: Sequence[str] = (),
+    disabled_feature_gates: Sequence[str] = (),
+    eviction_strategy: str | None = None,
+) -> dict[str, Any]:
+    """The KubeVirt CR as an admin applies it, and its status as virt-operator reports it
+    (the status goes through the status subresource: `status_of` below)."""
+    dev: dict[str, Any] = {}
+    if feature_gates:
+        dev["featureGates"] = list(feature_gates)
+    if disabled_feature_gates:
+        dev["disabledFeatureGates"] = list(disabled_feature_gates)
+    configuration: dict[str, Any] = {"developerConfiguration": dev}
+    if eviction_strategy:
+        configuration["evictionStrategy"] = eviction_strategy
+    return {
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "KubeVirt",
+        "metadata": {"name": KUBEVIRT_NAME, "namespace": KUBEVIRT_NAMESPACE},
+        "spec": {"configuration": configuration},
+        "status": {
+            "phase": "Deployed",
+            "observedKubeVirtVersion": version,
+            "targetKubeVirtVersion": version,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class LauncherNic:
+    """One VMI interface on a Multus network: `network` is the VMI network's name."""
+
+    network: str
+    nad: str  # `ns/name` or `name`
+    sriov: bool = True
+    mac: str | None = None
+
+
+def launcher_pod(
+    vmi: Mapping[str, Any],
+    nics: Sequence[LauncherNic],
+    resource_of: Mapping[str, str] | None = None,
+    kubevirt_adds_requests: bool = False,
+) -> dict[str, Any]:
+    """The launcher pod virt-controller creates for `vmi` (its metadata: name, namespace, uid).
+
+    `resource_of` (`ns/name` -> resourceName) is what virt-controller reads from the NADs when
+    it adds the requests itself (`kubevirt_adds_requests`).
+    """
+    meta = vmi["metadata"]
+    namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    selections = []
+    for nic in nics:
+        ns, _, nad = nic.nad.rpartition("/")
+        element: dict[str, Any] = {
+            "name": nad,
+            "namespace": ns or namespace,
+            "interface": launcher.pod_interface_name(nic.network),
+        }
+        if nic.mac:
+            element["mac"] = nic.mac
+        selections.append(element)
+    resources: dict[str, Any] = {"requests": {"cpu": "100m", "memory": "1Gi"}, "limits": {}}
+    if kubevirt_adds_requests and resource_of:
+        for nic in nics:
+            ns, _, nad = nic.nad.rpartition("/")
+            resource = resource_of.get(f"{ns or namespace}/{nad}")
+            if resource:
+                for key in ("requests", "limits"):
+                    table = resources[key]
+                    table[resource] = str(int(table.get(resource, "0")) + 1)
+    annotations = {launcher.ANNOTATION_DOMAIN: name}
+    if selections:
+        annotations[launcher.NETWORKS_ANNOTATION] = json.dumps(selections)
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": f"virt-launcher-{name}-",
+            "namespace": namespace,
+            "labels": {
+                launcher.LABEL_APP: launcher.APP_VIRT_LAUNCHER,
+                launcher.LABEL_CREATED_BY: uid,
+                "vm.kubevirt.io/name": name,
+            },
+            "annotations": annotations,
+            "ownerReferences": [
+                {
+                    "apiVersion": "kubevirt.io/v1",
+                    "kind": launcher.VMI_KIND,
+                    "name": name,
+                    "uid": uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {
+            "automountServiceAccountToken": False,
+            "containers": [
+                {
+                    "name": launcher.COMPUTE_CONTAINER,
+                    "image": "quay.io/kubevirt/virt-launcher",
+                    "resources": resources,
+                },
+                {"name": "guest-console-log", "image": "quay.io/kubevirt/virt-launcher"},
+            ],
+        },
+    }
+
+
+def vmi(namespace: str, name: str, node: str | None = None) -> dict[str, Any]:
+    """The metadata (and, once scheduled, the node) a launcher pod is made from."""
+    out: dict[str, Any] = {"metadata": {"namespace": namespace, "name": name, "uid": str(uuid.uuid4())}}
+    if node:
+        out["status"] = {"nodeName": node}
+    return out
+
+
+def network_status(
+    pod: Mapping[str, Any], attached: Sequence[Mapping[str, Any]], pod_ip: str = "10.244.1.17"
+) -> list[dict[str, Any]]:
+    """What Multus writes once the pod's networks are attached: the cluster default first.
+
+    `attached`: one mapping per selected network, in order, with `ips`, `mac` and, for a VF,
+    `pci` (the device plugin's device-info).
+    """
+    entries: list[dict[str, Any]] = [
+        {"name": "k8s-pod-network", "interface": "eth0", "ips": [pod_ip], "default": True, "dns": {}}
+    ]
+    for selection, result in zip(launcher.network_selections(pod), attached, strict=True):
+        entry: dict[str, Any] = {
+            "name": selection.qualified,
+            "interface": selection.interface,
+            "ips": list(result.get("ips") or []),
+            "mac": result.get("mac", ""),
+            "dns": {},
+        }
+        if result.get("pci"):
+            entry["device-info"] = {"type": "pci", "version": "1.1.0", "pci": {"pci-address": result["pci"]}}
+        entries.append(entry)
+    return entries
