@@ -96,6 +96,10 @@ def _agent(argv: list[str]) -> int:
 
 
 def _doctor(argv: list[str]) -> int:
+    if "--cluster" in argv:
+        from kvsriov.clusterdoctor import main as cluster_doctor_main
+
+        return cluster_doctor_main(argv)
     from kvsriov_agent.doctor import main as doctor_main
 
     return doctor_main(argv)
@@ -187,7 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands their whole command line to their own parsers.
     sub.add_parser("agent", help="the node agent (see `kvsriov agent --help`)")
     sub.add_parser("operator", help="the operator (see `kvsriov operator --help`)")
-    sub.add_parser("doctor", help="read-only: can this host give VFs to VMs, and what to fix")
+    sub.add_parser(
+        "doctor",
+        help="read-only: can this host give VFs to VMs, and what to fix (--cluster: the cluster, "
+        "and who adds launcher pods' VF requests)",
+    )
     sub.add_parser("vm", help="VM helpers, also `kubectl kvsriov`: nics, attach-vf")
     return parser
 

@@ -164,12 +164,18 @@ def diagnose(host: Host, node: str) -> Diagnosis:
     return Diagnosis(node, status, nics, [*host_findings(status), vfio_finding(host), *nic_findings(nics)])
 
 
-def report(diagnosis: Diagnosis) -> str:
-    lines = [f"kvsriov doctor: {diagnosis.node}"]
-    for finding in diagnosis.findings:
+def finding_lines(findings: list[Finding]) -> list[str]:
+    """One line per finding, and its fix under it (`kvsriov doctor --cluster` prints the same way)."""
+    lines = []
+    for finding in findings:
         lines.append(f"  [{MARKS[finding.passed]}] {finding.check}: {finding.detail}")
         if finding.fix:
             lines.append(f"         fix: {finding.fix}")
+    return lines
+
+
+def report(diagnosis: Diagnosis) -> str:
+    lines = [f"kvsriov doctor: {diagnosis.node}", *finding_lines(diagnosis.findings)]
     return "\n".join([*lines, f"verdict: {diagnosis.verdict}"])
 
 
