@@ -3,16 +3,18 @@
   nics VM        a VM's NICs: VF or vNIC, and for a VF its node, PF, VF index and PCI address
   attach-vf VM   add a VF NIC on an SR-IOV L3 network to a VM's spec
 
-Where a VF is: the virt-launcher pod's `k8s.v1.cni.cncf.io/network-status` annotation, which
-Multus fills from the device plugin's device-information file (`device-info.pci.pci-address`,
-device-info-spec), then the SriovPhysicalNic whose status lists that VF on the pod's node.
+Where a VF is: the VM's active virt-launcher pod (the VMI's status.activePods on its node, found
+by the `kubevirt.io/created-by` label: kvsriov/kubevirt/launcher.py), its
+`k8s.v1.cni.cncf.io/network-status` entry for the NIC's pod interface (KubeVirt's name for it,
+not the order), whose `device-info.pci.pci-address` Multus copied from the device plugin's
+device-information file (device-info-spec), then the SriovPhysicalNic that lists that VF on the
+pod's node.
 The cluster comes from $KUBECONFIG (or ~/.kube/config, or the pod's service account), as for kubectl.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -20,9 +22,7 @@ from typing import Any
 from kvsriov import kubevirt
 from kvsriov.api.constants import GROUP, VERSION
 from kvsriov.api.kinds import L3_PLURAL, NIC_PLURAL
-
-NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
-POD_NETWORK = "(pod network)"
+from kvsriov.kubevirt import launcher
 
 
 class Refusal(Exception):
@@ -55,23 +55,26 @@ class Cluster:
                 raise Refusal(f"VirtualMachine {namespace}/{name} not found") from None
             raise
 
-    def vmi_exists(self, namespace: str, name: str) -> bool:
+    def vmi(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The running instance of VM `name` (same name and namespace), None when it is stopped."""
         try:
-            self.custom.get_namespaced_custom_object(
-                "kubevirt.io", "v1", namespace, "virtualmachineinstances", name
+            return dict(
+                self.custom.get_namespaced_custom_object(
+                    "kubevirt.io", "v1", namespace, "virtualmachineinstances", name
+                )
             )
         except self.not_found as exc:
             if exc.status == 404:
-                return False
+                return None
             raise
-        return True
 
-    def launcher_pod(self, namespace: str, vm: str) -> Any | None:
-        pods = self.core.list_namespaced_pod(namespace, label_selector=f"vm.kubevirt.io/name={vm}").items
-        pods = (
-            pods or self.core.list_namespaced_pod(namespace, label_selector=f"kubevirt.io/domain={vm}").items
-        )
-        return pods[0] if pods else None
+    def launcher_pod(self, vmi: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The pod the VM runs in now (launcher.active_pod), among the VMI's launcher pods."""
+        meta = vmi["metadata"]
+        selector = f"{launcher.LABEL_CREATED_BY}={meta.get('uid')}"
+        listed = self.core.list_namespaced_pod(meta["namespace"], label_selector=selector).items
+        pods = [self.core.api_client.sanitize_for_serialization(p) for p in listed]
+        return launcher.active_pod(vmi, pods)
 
     def l3(self, name: str) -> dict[str, Any] | None:
         try:
@@ -94,27 +97,6 @@ class Cluster:
 # -- nics ----------------------------------------------------------------------------------------
 
 
-def vf_addresses(pod: Any | None) -> dict[str, list[str]]:
-    """Multus network (`ns/nad`) -> the VFs' PCI addresses in attachment order, from network-status.
-
-    A VM may have several VF NICs on one network; Multus attaches them in the order of the VM's
-    networks, so the n-th VF NIC on a network is its n-th entry.
-    """
-    if pod is None:
-        return {}
-    raw = (pod.metadata.annotations or {}).get(NETWORK_STATUS)
-    try:
-        entries = json.loads(raw) if raw else []
-    except json.JSONDecodeError:
-        return {}
-    out: dict[str, list[str]] = {}
-    for entry in entries:
-        pci = ((entry.get("device-info") or {}).get("pci") or {}).get("pci-address")
-        if pci and entry.get("name"):
-            out.setdefault(kubevirt.qualified(entry["name"], pod.metadata.namespace), []).append(pci)
-    return out
-
-
 def vf_locations(nics: list[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[str, int]]:
     """(node, VF PCI address) -> (PF interface, VF index), from every SriovPhysicalNic status."""
     out = {}
@@ -129,11 +111,26 @@ def vf_locations(nics: list[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[s
     return out
 
 
+def vf_addresses(vm: Mapping[str, Any], pod: Mapping[str, Any] | None) -> dict[str, str]:
+    """VM NIC name -> the PCI address of its VF, from the launcher pod's network-status.
+
+    Each NIC is paired with its entry by KubeVirt's pod interface name for it, never by order:
+    Multus lists networks as it attached them, and two NICs on one network look alike.
+    """
+    if pod is None:
+        return {}
+    pci = launcher.pci_by_interface(pod)
+    status_interfaces = [str(e.get("interface") or "") for e in launcher.network_status(pod)]
+    names = launcher.interface_names(kubevirt.secondary_networks(vm), status_interfaces)
+    return {nic: pci[iface] for nic, iface in names.items() if iface in pci}
+
+
 def nic_rows(cluster: Cluster, namespace: str, name: str) -> list[list[str]]:
     vm = cluster.vm(namespace, name)
-    pod = cluster.launcher_pod(namespace, name)
-    node = pod.spec.node_name if pod is not None and pod.spec else None
-    addresses = vf_addresses(pod)
+    vmi = cluster.vmi(namespace, name)
+    pod = cluster.launcher_pod(vmi) if vmi is not None else None
+    node = (pod.get("spec") or {}).get("nodeName") if pod is not None else None
+    addresses = vf_addresses(vm, pod)
     where = vf_locations(cluster.nics()) if addresses else {}
     rows = [["NAME", "TYPE", "NETWORK", "NODE", "PF", "VF", "PCI"]]
     for nic in kubevirt.nics(vm):
@@ -141,8 +138,7 @@ def nic_rows(cluster: Cluster, namespace: str, name: str) -> list[list[str]]:
             rows.append([nic.name, "vNIC", nic.network, node or "-", "-", "-", "-"])
             continue
         network = kubevirt.qualified(nic.network, namespace)
-        remaining = addresses.get(network) or []
-        pci = remaining.pop(0) if remaining else None
+        pci = addresses.get(nic.name)
         pf, index = where.get((node or "", pci or ""), ("-", None))
         rows.append(
             [
@@ -237,7 +233,7 @@ def main(argv: list[str] | None = None, prog: str = "kubectl kvsriov") -> int:
         cluster.patch_vm(args.namespace, args.vm, patch)
         when = (
             "it takes effect when the VM restarts (virtctl restart)"
-            if cluster.vmi_exists(args.namespace, args.vm)
+            if cluster.vmi(args.namespace, args.vm) is not None
             else "the VM gets it when it starts"
         )
         added = f"VF NIC {iface} on {args.namespace}/{args.network} added"

@@ -22,6 +22,9 @@ class VmNic:
     is_vf: bool
     #: The Multus network (`ns/nad`), or "(pod network)".
     network: str
+    #: On a secondary Multus network (not the pod network, not Multus' default): it has a pod
+    #: interface of its own (launcher.interface_names).
+    secondary: bool = False
 
 
 def vmi_spec(obj: Obj) -> Obj:
@@ -36,9 +39,24 @@ def nics(obj: Obj) -> list[VmNic]:
     out = []
     for interface in ((spec.get("domain") or {}).get("devices") or {}).get("interfaces") or []:
         network = networks.get(interface.get("name")) or {}
-        multus = (network.get("multus") or {}).get("networkName")
-        out.append(VmNic(str(interface.get("name")), "sriov" in interface, multus or "(pod network)"))
+        multus = network.get("multus") or {}
+        name = multus.get("networkName")
+        secondary = bool(name) and not multus.get("default")
+        out.append(
+            VmNic(str(interface.get("name")), "sriov" in interface, name or "(pod network)", secondary)
+        )
     return out
+
+
+def secondary_networks(obj: Obj) -> list[str]:
+    """The VMI network names on secondary Multus networks, in spec.networks order (the order
+    KubeVirt numbers ordinal pod interfaces in)."""
+    spec = vmi_spec(obj)
+    return [
+        str(n["name"])
+        for n in spec.get("networks") or []
+        if (n.get("multus") or {}).get("networkName") and not (n.get("multus") or {}).get("default")
+    ]
 
 
 def vf_nics(obj: Obj) -> list[VmNic]:

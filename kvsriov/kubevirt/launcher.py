@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -38,6 +39,7 @@ NETWORKS_ANNOTATION: Final = "k8s.v1.cni.cncf.io/networks"
 NETWORK_STATUS_ANNOTATION: Final = "k8s.v1.cni.cncf.io/network-status"
 VMI_KIND: Final = "VirtualMachineInstance"
 _POD_IFACE_HASH_LEN: Final = 11
+_ORDINAL_IFACE: Final = re.compile(r"net\d+")
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,37 @@ def network_selections(pod: Obj, namespace: str | None = None) -> list[NetworkSe
 def pod_interface_name(network: str) -> str:
     """KubeVirt's name for the pod interface of the VMI network `network` (pkg/network/namescheme)."""
     return "pod" + hashlib.sha256(network.encode()).hexdigest()[:_POD_IFACE_HASH_LEN]
+
+
+def interface_names(secondary_networks: Sequence[str], status_interfaces: Iterable[str]) -> dict[str, str]:
+    """VMI network name -> its pod interface, as KubeVirt names them (pkg/network/namescheme
+    CreateFromNetworkStatuses): hashed, unless the pod's network-status already shows an
+    ordinal name (`net1`...), which a VM started by an older KubeVirt keeps; then the n-th
+    secondary Multus network (in spec.networks order) is `net<n>`."""
+    if any(_ORDINAL_IFACE.fullmatch(name or "") for name in status_interfaces):
+        return {network: f"net{n}" for n, network in enumerate(secondary_networks, 1)}
+    return {network: pod_interface_name(network) for network in secondary_networks}
+
+
+def network_status(pod: Obj) -> list[dict[str, Any]]:
+    """Multus' network-status entries of the pod (the cluster default first); [] when unreadable."""
+    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(NETWORK_STATUS_ANNOTATION)
+    try:
+        entries = json.loads(raw) if raw else []
+    except json.JSONDecodeError:
+        return []
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def pci_by_interface(pod: Obj) -> dict[str, str]:
+    """Pod interface -> the PCI address of its device, from network-status `device-info` (what
+    the device plugin's device-info file said; KubeVirt >= 1.7 reads the VF from there too)."""
+    out = {}
+    for entry in network_status(pod):
+        pci = ((entry.get("device-info") or {}).get("pci") or {}).get("pci-address")
+        if pci and entry.get("interface"):
+            out[str(entry["interface"])] = str(pci)
+    return out
 
 
 def vmi_name_of(pod: Obj) -> str | None:

@@ -147,8 +147,14 @@ def launcher_pod(
 
 
 def vmi(namespace: str, name: str, node: str | None = None) -> dict[str, Any]:
-    """The metadata (and, once scheduled, the node) a launcher pod is made from."""
-    out: dict[str, Any] = {"metadata": {"namespace": namespace, "name": name, "uid": str(uuid.uuid4())}}
+    """A VirtualMachineInstance of VM `name` (and, once scheduled, its node). Its uid is made up
+    here; an API server replaces it on create, so build launcher pods from the stored object."""
+    out: dict[str, Any] = {
+        "apiVersion": "kubevirt.io/v1",
+        "kind": launcher.VMI_KIND,
+        "metadata": {"namespace": namespace, "name": name, "uid": str(uuid.uuid4())},
+        "spec": {},
+    }
     if node:
         out["status"] = {"nodeName": node}
     return out

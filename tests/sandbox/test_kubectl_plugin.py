@@ -1,5 +1,5 @@
 """`kubectl kvsriov`, found and run by kubectl as a plugin (kubectl-kvsriov on PATH), against the
-emulated API server: a VM's NICs with the VF behind each, and attaching a VF NIC.
+emulated and the real API server: a VM's NICs with the VF behind each, and attaching a VF NIC.
 
 The objects stand for what the others write: the operator's L3 status, the agent's NIC status,
 KubeVirt's VM and virt-launcher pod, and Multus's network-status annotation on that pod.
@@ -20,10 +20,14 @@ import pytest
 
 from kvsriov.api.constants import GROUP, VERSION
 from kvsriov.api.kinds import L3_PLURAL, NIC_PLURAL
+from kvsriov.kubevirt import launcher
+from kvsriov.sandbox import kubevirt
+from kvsriov.sandbox.kubevirt import LauncherNic
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("kubectl") is None, reason="kubectl is not installed (CI installs it)"
-)
+pytestmark = [
+    pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed (CI installs it)"),
+    pytest.mark.both_servers,
+]
 
 VF_PCI = "0000:03:10.1"
 
@@ -42,6 +46,11 @@ def kubectl(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def cluster(kube_client: kubernetes.client.ApiClient) -> kubernetes.client.CustomObjectsApi:
     custom = kubernetes.client.CustomObjectsApi(kube_client)
     core = kubernetes.client.CoreV1Api(kube_client)
+    try:  # the real server, without its controller manager, makes no default service account
+        core.create_namespaced_service_account("default", {"metadata": {"name": "default"}})
+    except kubernetes.client.ApiException as exc:
+        if exc.status != 409:
+            raise
     l3 = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "SriovL3Network",
@@ -99,23 +108,49 @@ def cluster(kube_client: kubernetes.client.ApiClient) -> kubernetes.client.Custo
         },
     }
     custom.create_namespaced_custom_object("kubevirt.io", "v1", "default", "virtualmachines", vm)
-    status = [
-        {
-            "name": "default/l3-vlan100",
-            "interface": "net1",
-            "device-info": {"type": "pci", "version": "1.1.0", "pci": {"pci-address": VF_PCI}},
-        }
-    ]
-    pod: dict[str, Any] = {
-        "metadata": {
-            "name": "virt-launcher-vm-a-abcde",
-            "labels": {"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": "vm-a"},
-            "annotations": {"k8s.v1.cni.cncf.io/network-status": json.dumps(status)},
-        },
-        "spec": {"nodeName": "node-2", "containers": [{"name": "compute", "image": "virt-launcher"}]},
-    }
-    core.create_namespaced_pod("default", pod)
+    start_vm(custom, core, [LauncherNic("vf1", "l3-vlan100")], [{"pci": VF_PCI, "ips": ["192.168.100.10"]}])
     return custom
+
+
+def start_vm(
+    custom: kubernetes.client.CustomObjectsApi,
+    core: kubernetes.client.CoreV1Api,
+    nics: list[LauncherNic],
+    attached: list[dict[str, Any]],
+    node: str = "node-2",
+    ordinal: bool = False,
+) -> dict[str, Any]:
+    """What KubeVirt and Multus leave behind a running vm-a: its VMI on `node`, its launcher pod
+    there with Multus' network-status; `ordinal`: the pod interfaces of a VM an older KubeVirt
+    started (net1, net2, ...)."""
+    try:
+        vmi = custom.create_namespaced_custom_object(
+            "kubevirt.io", "v1", "default", "virtualmachineinstances", kubevirt.vmi("default", "vm-a", node)
+        )
+    except kubernetes.client.ApiException as exc:
+        if exc.status != 409:
+            raise
+        vmi = custom.get_namespaced_custom_object(
+            "kubevirt.io", "v1", "default", "virtualmachineinstances", "vm-a"
+        )
+    pod = kubevirt.launcher_pod(vmi, nics)
+    pod["spec"]["nodeName"] = node
+    status = kubevirt.network_status(pod, attached)
+    if ordinal:
+        for n, entry in enumerate(status[1:], 1):
+            entry["interface"] = f"net{n}"
+    pod["metadata"]["annotations"][launcher.NETWORK_STATUS_ANNOTATION] = json.dumps(status)
+    created = core.create_namespaced_pod("default", pod)
+    active = {created.metadata.uid: node}
+    custom.patch_namespaced_custom_object_status(
+        "kubevirt.io",
+        "v1",
+        "default",
+        "virtualmachineinstances",
+        "vm-a",
+        {"status": {"nodeName": node, "activePods": active}},
+    )
+    return pod
 
 
 def test_nics_shows_each_nic_type_and_the_vf_behind_it(kubeconfig: Path, cluster: Any) -> None:
@@ -127,7 +162,8 @@ def test_nics_shows_each_nic_type_and_the_vf_behind_it(kubeconfig: Path, cluster
     assert rows[2] == ["vf1", "VF", "default/l3-vlan100", "node-2", "em2", "0", VF_PCI]
 
 
-def test_two_vf_nics_on_one_network_get_their_own_vfs(kubeconfig: Path, cluster: Any) -> None:
+def test_two_vf_nics_on_one_network_are_told_apart_by_pod_interface(kubeconfig: Path, cluster: Any) -> None:
+    """Multus lists vf2 first here: pairing by order would swap the two VFs."""
     assert (
         kubectl(
             kubeconfig, "kvsriov", "attach-vf", "vm-a", "--network", "l3-vlan100", "--name", "vf2"
@@ -135,22 +171,60 @@ def test_two_vf_nics_on_one_network_get_their_own_vfs(kubeconfig: Path, cluster:
         == 0
     )
     core = kubernetes.client.CoreV1Api(cluster.api_client)
-    pod = core.read_namespaced_pod("virt-launcher-vm-a-abcde", "default")
-    status = json.loads(pod.metadata.annotations["k8s.v1.cni.cncf.io/network-status"])
-    status.append(
-        {
-            "name": "default/l3-vlan100",
-            "interface": "net2",
-            "device-info": {"type": "pci", "pci": {"pci-address": "0000:03:10.3"}},
-        }
-    )
-    core.patch_namespaced_pod(
-        pod.metadata.name,
-        "default",
-        {"metadata": {"annotations": {"k8s.v1.cni.cncf.io/network-status": json.dumps(status)}}},
-    )
+    core.delete_collection_namespaced_pod("default", grace_period_seconds=0)
+    nics = [LauncherNic("vf2", "l3-vlan100"), LauncherNic("vf1", "l3-vlan100")]
+    start_vm(cluster, core, nics, [{"pci": "0000:03:10.3"}, {"pci": VF_PCI}])
     rows = [line.split() for line in kubectl(kubeconfig, "kvsriov", "nics", "vm-a").stdout.splitlines()]
     assert [(r[0], r[5], r[6]) for r in rows[2:]] == [("vf1", "0", VF_PCI), ("vf2", "1", "0000:03:10.3")]
+
+
+def test_a_vm_started_by_an_older_kubevirt_keeps_ordinal_pod_interfaces(
+    kubeconfig: Path, cluster: Any
+) -> None:
+    core = kubernetes.client.CoreV1Api(cluster.api_client)
+    core.delete_collection_namespaced_pod("default", grace_period_seconds=0)
+    start_vm(cluster, core, [LauncherNic("vf1", "l3-vlan100")], [{"pci": VF_PCI}], ordinal=True)
+    rows = [line.split() for line in kubectl(kubeconfig, "kvsriov", "nics", "vm-a").stdout.splitlines()]
+    assert rows[2] == ["vf1", "VF", "default/l3-vlan100", "node-2", "em2", "0", VF_PCI]
+
+
+def test_after_a_migration_the_nics_are_read_from_the_target_pod(kubeconfig: Path, cluster: Any) -> None:
+    """Source and target launcher pods side by side: the VMI's node and activePods say which is live."""
+    core = kubernetes.client.CoreV1Api(cluster.api_client)
+    source = core.list_namespaced_pod("default").items[0]
+    nic = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SriovPhysicalNic",
+        "metadata": {
+            "name": "node-3.em2",
+            "labels": {"kvsriov.io/node": "node-3", "kvsriov.io/interface": "em2"},
+        },
+        "spec": {"nodeName": "node-3", "interface": "em2", "numVfs": 4},
+    }
+    cluster.create_cluster_custom_object(GROUP, VERSION, NIC_PLURAL, nic)
+    vfs = [{"index": i, "pciAddress": f"0000:05:10.{2 * i + 1}"} for i in range(4)]
+    cluster.patch_cluster_custom_object_status(
+        GROUP, VERSION, NIC_PLURAL, "node-3.em2", {"status": {"vfs": vfs}}
+    )
+    target = start_vm(
+        cluster, core, [LauncherNic("vf1", "l3-vlan100")], [{"pci": "0000:05:10.5"}], node="node-3"
+    )
+    target_uid = next(
+        p.metadata.uid
+        for p in core.list_namespaced_pod("default").items
+        if p.metadata.uid != source.metadata.uid
+    )
+    cluster.patch_namespaced_custom_object_status(
+        "kubevirt.io",
+        "v1",
+        "default",
+        "virtualmachineinstances",
+        "vm-a",
+        {"status": {"activePods": {source.metadata.uid: "node-2", target_uid: "node-3"}}},
+    )
+    assert target["metadata"]["namespace"] == "default"
+    rows = [line.split() for line in kubectl(kubeconfig, "kvsriov", "nics", "vm-a").stdout.splitlines()]
+    assert rows[2] == ["vf1", "VF", "default/l3-vlan100", "node-3", "em2", "2", "0000:05:10.5"]
 
 
 def test_attach_vf_adds_the_interface_and_its_network(kubeconfig: Path, cluster: Any) -> None:
