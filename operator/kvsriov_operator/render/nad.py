@@ -62,8 +62,8 @@ def whereabouts_ipam(l3: SriovL3Network) -> dict[str, Any]:
     gaps = [
         str(net)
         for (_, end), (start, _) in itertools.pairwise(bounds)
-        if end + 1 <= start - 1
-        for net in ipaddress.summarize_address_range(end + 1, start - 1)  # type: ignore[arg-type]
+        if int(end + 1) <= int(start - 1)
+        for net in ipaddress.summarize_address_range(end + 1, start - 1)
     ]
     if gaps:
         pool["exclude"] = gaps
