@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kvsriov import kubevirt
@@ -115,7 +115,7 @@ def vf_addresses(pod: Any | None) -> dict[str, list[str]]:
     return out
 
 
-def vf_locations(nics: list[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[str, int]]:
+def vf_locations(nics: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[str, int]]:
     """(node, VF PCI address) -> (PF interface, VF index), from every SriovPhysicalNic status."""
     out = {}
     for nic in nics:
