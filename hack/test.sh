@@ -15,5 +15,7 @@ echo "== ruff"
 .venv/bin/ruff check .
 echo "== import contracts"
 .venv/bin/lint-imports
+echo "== mypy"
+.venv/bin/mypy
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kvsriov import kubevirt
@@ -68,7 +68,7 @@ class Cluster:
                 return None
             raise
 
-    def launcher_pod(self, vmi: Mapping[str, Any]) -> dict[str, Any] | None:
+    def launcher_pod(self, vmi: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The pod the VM runs in now (launcher.active_pod), among the VMI's launcher pods."""
         meta = vmi["metadata"]
         selector = f"{launcher.LABEL_CREATED_BY}={meta.get('uid')}"
@@ -97,7 +97,7 @@ class Cluster:
 # -- nics ----------------------------------------------------------------------------------------
 
 
-def vf_locations(nics: list[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[str, int]]:
+def vf_locations(nics: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[str, int]]:
     """(node, VF PCI address) -> (PF interface, VF index), from every SriovPhysicalNic status."""
     out = {}
     for nic in nics:

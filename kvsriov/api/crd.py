@@ -10,7 +10,9 @@ the agent and the webhooks validate with.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast, get_args
+
+from pydantic import BaseModel
 
 from kvsriov.api.constants import GROUP, VERSION
 from kvsriov.api.meta import KubeObject
@@ -79,8 +81,8 @@ def structural(node: JsonSchema, defs: dict[str, JsonSchema], *, keep_defaults: 
     return out
 
 
-def _schema_of(model: type, *, keep_defaults: bool) -> JsonSchema:
-    raw = model.model_json_schema(by_alias=True, mode="validation")  # type: ignore[attr-defined]
+def _schema_of(model: type[BaseModel], *, keep_defaults: bool) -> JsonSchema:
+    raw = model.model_json_schema(by_alias=True, mode="validation")
     defs = raw.pop("$defs", {})
     return structural(raw, defs, keep_defaults=keep_defaults)
 
@@ -92,9 +94,10 @@ def open_api_schema(kind: type[KubeObject]) -> JsonSchema:
     (agent or operator) always writes it whole.
     """
     fields = kind.model_fields
-    spec_model = fields["spec"].annotation
-    status_model = next(a for a in fields["status"].annotation.__args__ if a is not type(None))  # type: ignore[union-attr]
-    spec_schema = _schema_of(spec_model, keep_defaults=True)  # type: ignore[arg-type]
+    # pydantic types an annotation as `type[Any] | None`; every kind's spec is a model.
+    spec_model = cast(type[BaseModel], fields["spec"].annotation)
+    status_model = next(a for a in get_args(fields["status"].annotation) if a is not type(None))
+    spec_schema = _schema_of(spec_model, keep_defaults=True)
     spec_schema.pop("description", None)
     status_schema = _schema_of(status_model, keep_defaults=False)
     status_schema.pop("description", None)

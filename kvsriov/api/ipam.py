@@ -8,26 +8,29 @@ the operator, which sees them all.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from pydantic import Field, model_validator
+from pydantic.json_schema import JsonDict, JsonValue
 
 from kvsriov.api.errors import ApiRuleError
 from kvsriov.api.meta import ApiModel
 
+# Addresses are compared as int() where their versions match: typeshed types `<` only between
+# two addresses of one class, which a union of both cannot show.
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_IP_RULE = {
+_IP_RULE: JsonDict = {
     "x-kubernetes-validations": [
         {"rule": "isIP(self)", "message": "must be an IP address, e.g. 192.168.10.1"}
     ]
 }
-_CIDR_RULE = {
+_CIDR_RULE: JsonDict = {
     "x-kubernetes-validations": [{"rule": "isCIDR(self)", "message": "must be a CIDR, e.g. 192.168.10.0/24"}]
 }
 #: Containment rules the API server can check itself (Kubernetes CEL IP/CIDR library, 1.31+).
-IPAM_RULES: list[dict[str, Any]] = [
+IPAM_RULES: list[JsonValue] = [
     {
         "rule": "!isCIDR(self.cidr) || self.ranges.all(r, !isIP(r.start) || !isIP(r.end) || "
         "(cidr(self.cidr).containsIP(r.start) && cidr(self.cidr).containsIP(r.end)))",
@@ -54,7 +57,7 @@ class IpRange(ApiModel):
 
     def overlaps(self, other: IpRange) -> bool:
         (a0, a1), (b0, b1) = self.addresses(), other.addresses()
-        return a0.version == b0.version and a0 <= b1 and b0 <= a1  # type: ignore[operator]
+        return a0.version == b0.version and int(a0) <= int(b1) and int(b0) <= int(a1)
 
     def __str__(self) -> str:
         return f"{self.start}-{self.end}"
@@ -95,7 +98,7 @@ class Ipam(ApiModel):
                 )
             for i, rng in enumerate(self.ranges):
                 start, end = rng.addresses()
-                if start <= gateway <= end:  # type: ignore[operator]
+                if int(start) <= int(gateway) <= int(end):
                     raise ApiRuleError(
                         "gateway", f"{gateway} is inside ranges[{i}] {rng}; exclude it from the range"
                     )
@@ -131,7 +134,7 @@ def check_range(network: IPNetwork, rng: IpRange, field: str) -> None:
         raise ApiRuleError(field, f"{rng} is not IPv{network.version} like cidr {network}")
     if start not in network or end not in network:
         raise ApiRuleError(field, f"{rng} is outside cidr {network}; keep both ends inside it")
-    if start > end:  # type: ignore[operator]
+    if int(start) > int(end):
         raise ApiRuleError(field, f"start {start} is after end {end}; swap them")
     if network.version == 4 and network.prefixlen < 31:
         if start == network.network_address:

@@ -7,9 +7,10 @@ on a node depends on that node's PF being sliced (status, not an error).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
+from pydantic.json_schema import JsonValue
 
 from kvsriov.api.conditions import Condition
 from kvsriov.api.constants import MAX_INTERFACE_NAME, VLAN_MAX, VLAN_MIN
@@ -26,7 +27,7 @@ VLAN_REQUIRED = f"required when spec.type is Vlan: set spec.vlan to {VLAN_MIN}..
 VLAN_FORBIDDEN = "only allowed with spec.type Vlan: remove spec.vlan or set spec.type to Vlan"
 
 #: Cross-field rules the API server enforces by itself (CEL), mirrored by the model validator below.
-L2_SPEC_RULES: list[dict[str, Any]] = [
+L2_SPEC_RULES: list[JsonValue] = [
     {
         "rule": "self.type != 'Vlan' || has(self.vlan)",
         "message": f"spec.vlan is {VLAN_REQUIRED}",

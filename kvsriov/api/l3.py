@@ -8,9 +8,10 @@ VF path bypasses are refused while SR-IOV is on.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
+from pydantic.json_schema import JsonValue
 
 from kvsriov.api.conditions import Condition
 from kvsriov.api.errors import ApiRuleError, FieldError
@@ -31,7 +32,7 @@ EIP_REFUSAL = (
     "set networkServices.eip to false, use a VRouter or Vpc network, or set sriov.enabled to false"
 )
 _SRIOV_ON = "(has(self.sriov) && has(self.sriov.enabled) && self.sriov.enabled)"
-L3_SPEC_RULES: list[dict[str, Any]] = [
+L3_SPEC_RULES: list[JsonValue] = [
     {
         "rule": f"!{_SRIOV_ON} || !has(self.networkServices) || !self.networkServices.securityGroup",
         "message": SECURITY_GROUP_REFUSAL,

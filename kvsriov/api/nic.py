@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
+from pydantic.json_schema import JsonDict
 
 from kvsriov.api.conditions import Condition
 from kvsriov.api.constants import MAX_INTERFACE_NAME, MAX_VFS
@@ -33,7 +34,7 @@ NODE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-
 _IMMUTABLE = "self == oldSelf"
 
 
-def immutable(field: str) -> dict[str, list[dict[str, str]]]:
+def immutable(field: str) -> JsonDict:
     return {
         "x-kubernetes-validations": [
             {"rule": _IMMUTABLE, "message": f"{field} is immutable; create a new object"}

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -168,7 +168,8 @@ def active_pod(vmi: Obj, pods: Iterable[Obj]) -> Obj | None:
     if active:
         candidates = [p for p in mine if (p.get("metadata") or {}).get("uid") in active]
         on_node = [p for p in candidates if active.get(p["metadata"]["uid"]) == node]
-        return (on_node or candidates or [None])[0]
+        chosen = on_node or candidates
+        return chosen[0] if chosen else None
     on_node = [p for p in mine if (p.get("spec") or {}).get("nodeName") == node]
     if on_node:
         return on_node[0]
@@ -224,7 +225,7 @@ def compute_container(pod: Obj) -> Obj | None:
     return next((c for c in containers if c.get("name") == COMPUTE_CONTAINER), None)
 
 
-def add_requests(pod: dict[str, Any], missing: Mapping[str, int]) -> None:
+def add_requests(pod: MutableMapping[str, Any], missing: Mapping[str, int]) -> None:
     """Set request = limit = count for each missing resource on the compute container, in place.
 
     An extended resource must have its limit equal to its request (the API server refuses

@@ -218,7 +218,7 @@ def walk_through(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]
     for node in NODES:
         _wait(
             f"{node}.em2 sliced into 32 VFs bound to vfio-pci",
-            lambda n=node: (  # type: ignore[misc]
+            lambda n=node: (  # type: ignore[misc]  # mypy cannot type a lambda default (n=node: B023)
                 (cluster.get(nics, f"{n}.em2").get("status") or {}).get("vfsAvailable") == 32
             ),
         )

@@ -19,6 +19,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import yaml
 from cryptography import x509
@@ -188,7 +189,9 @@ class RealApiServer:
                 if proc.poll() is not None:
                     self.stop()
                     raise RealApiServerUnavailable(
-                        f"{proc.args[0]} exited with {proc.returncode}; see the logs in {self.workdir}"
+                        # typeshed allows any command form in args; ours are lists of str
+                        f"{cast(list[str], proc.args)[0]} exited with {proc.returncode}; "
+                        f"see the logs in {self.workdir}"
                     )
             try:
                 with urllib.request.urlopen(request, context=context, timeout=2) as response:

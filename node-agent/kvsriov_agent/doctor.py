@@ -42,7 +42,7 @@ class Finding:
 def host_findings(status: SriovHostStatus) -> list[Finding]:
     """IOMMU and interrupt remapping, in the words of the conditions the agent writes."""
     out: list[Finding] = []
-    titles = {
+    titles: dict[str, str] = {
         HostConditionType.IOMMU_READY: "IOMMU",
         HostConditionType.INTERRUPT_REMAPPING: "interrupt remapping",
     }

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from kvsriov.api.conditions import (
     Condition,
+    ConditionStatus,
     HostConditionType,
     HostReason,
     NicConditionType,
@@ -165,6 +166,7 @@ class Reconciler:
         if self.plugins is None:
             return False
         errors = sorted(self.plugins.errors.values())
+        wanted: tuple[ConditionStatus, HostReason, str]
         if errors:
             wanted = (
                 "False", HostReason.DEVICE_PLUGIN_FAILED,
@@ -185,7 +187,8 @@ class Reconciler:
         ):
             return False
         cond = HostConditionType.DEVICE_PLUGIN_READY
-        status.conditions = set_condition(status.conditions, cond, *wanted, gen)
+        flag, reason, message = wanted  # not *wanted: mypy 2.4 counts it as more than three arguments
+        status.conditions = set_condition(status.conditions, cond, flag, reason, message, gen)
         return True
 
     def _show_device_plugin_health(self, status: SriovHostStatus) -> None:

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from kvsriov.api.conditions import (
     Condition,
+    ConditionStatus,
     EventReason,
     L3ConditionType,
     L3Reason,
@@ -152,6 +153,7 @@ def settle(plan: L3Plan, sync: NadSync, now: str | None = None) -> L3Outcome:
         )
     else:
         effective = bool(plan.status.get("sriovEnabled"))
+        status: ConditionStatus
         if sync.failed:
             status, reason = "False", L3Reason.NAMESPACE_MISSING
             message = f"could not write into namespaces {', '.join(sync.failed)}; create them"

@@ -35,7 +35,7 @@ def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[
 
 def get_or_none(custom: CustomObjectsApi, plural: str, name: str) -> dict[str, Any] | None:
     try:
-        return custom.get_cluster_custom_object(GROUP, VERSION, plural, name)  # type: ignore[no-any-return]
+        return custom.get_cluster_custom_object(GROUP, VERSION, plural, name)
     except ApiException as exc:
         if exc.status == 404:
             return None

@@ -33,7 +33,7 @@ class NicView:
             node=str(spec.get("nodeName", "")),
             interface=str(spec.get("interface", "")),
             virtualization=str(status.get("virtualization", "NotVirtualizable")),
-            state=status.get("state") if isinstance(status.get("state"), str) else None,  # type: ignore[arg-type]
+            state=status.get("state") if isinstance(status.get("state"), str) else None,
         )
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from kvsriov.api.conditions import (
+    ConditionStatus,
     HostConditionType,
     HostReason,
     L3ConditionType,
@@ -42,10 +43,10 @@ def health(kind: str, obj: dict[str, Any]) -> tuple[str, str]:
     return str(result["status"]), str(result["message"])
 
 
-def conditions(*entries: tuple[str, str, str, str], generation: int = 1) -> list[dict[str, Any]]:
+def conditions(*entries: tuple[str, ConditionStatus, str, str], generation: int = 1) -> list[dict[str, Any]]:
     out: list[Any] = []
     for type_, status, reason, message in entries:
-        out = set_condition(out, type_, status, reason, message, observed_generation=generation, now=NOW)  # type: ignore[arg-type]
+        out = set_condition(out, type_, status, reason, message, observed_generation=generation, now=NOW)
     return [c.to_api() for c in out]
 
 
@@ -112,7 +113,7 @@ def test_waiting_for_the_writer_of_status_is_progressing() -> None:
         ),
     ],
 )
-def test_nic(entries: list[tuple[str, str, str, str]], expected: str) -> None:
+def test_nic(entries: list[tuple[str, ConditionStatus, str, str]], expected: str) -> None:
     nic = obj(
         "node-1.em1", {"conditions": conditions(*entries)}, nodeName="node-1", interface="em1", numVfs=8
     )
@@ -122,7 +123,9 @@ def test_nic(entries: list[tuple[str, str, str, str]], expected: str) -> None:
 
 
 def l2_body(nodes: dict[str, dict[str, str]], nics: list[NicView], enabled: bool = True) -> dict[str, Any]:
-    spec = {"type": "NoVlan", "physicalInterface": "em2", "sriov": {"enabled": enabled}, "nodeSelector": SEL}
+    spec: dict[str, Any] = {
+        "type": "NoVlan", "physicalInterface": "em2", "sriov": {"enabled": enabled}, "nodeSelector": SEL
+    }
     l2 = SriovL2Network.model_validate({"metadata": {"name": "l2", "generation": 1}, "spec": spec})
     return obj("l2", l2_status(l2, nodes, nics, now=NOW).to_api(), **spec)
 

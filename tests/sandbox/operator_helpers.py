@@ -109,7 +109,7 @@ class Cluster:
         self.custom.create_cluster_custom_object(GROUP, VERSION, L3_PLURAL, body | {"spec": spec})
 
     def get(self, plural: str, name: str) -> dict[str, Any]:
-        return self.custom.get_cluster_custom_object(GROUP, VERSION, plural, name)  # type: ignore[no-any-return]
+        return self.custom.get_cluster_custom_object(GROUP, VERSION, plural, name)
 
     def patch(self, plural: str, name: str, patch: dict[str, Any]) -> None:
         self.custom.patch_cluster_custom_object(GROUP, VERSION, plural, name, patch)
@@ -120,7 +120,7 @@ class Cluster:
 
     def nad(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return self.custom.get_namespaced_custom_object(  # type: ignore[no-any-return]
+            return self.custom.get_namespaced_custom_object(
                 NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, name
             )
         except ApiException as exc:

@@ -302,7 +302,7 @@ async def call_webhook(hook: Obj, review: Obj) -> Obj:
 
 def _hooks(store: Store, key: tuple[str, str]) -> list[Obj]:
     """Webhooks of every configuration of one kind, in configuration-name order."""
-    hooks = []
+    hooks: list[Obj] = []
     for config in sorted(store.list(key), key=lambda c: c["metadata"]["name"]):
         hooks.extend(h for h in config.get("webhooks") or [] if isinstance(h, dict))
     return hooks
@@ -310,7 +310,7 @@ def _hooks(store: Store, key: tuple[str, str]) -> list[Obj]:
 
 def _with_warnings(err: ApiError, attrs: Attributes) -> ApiError:
     """Warnings gathered so far still reach the client with a refusal (the HTTP layer reads them)."""
-    err.warnings = list(attrs.warnings)  # type: ignore[attr-defined]
+    err.warnings = list(attrs.warnings)
     return err
 
 

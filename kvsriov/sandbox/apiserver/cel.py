@@ -151,6 +151,7 @@ def _fn_contains_ip(net: Any, addr: Any) -> bool:
 def _fn_contains_cidr(net: Any, other: Any) -> bool:
     """cidr.containsCIDR(cidr|string)."""
     outer, inner = _as_cidr(net).network, _as_cidr(other).network
+    # typeshed types subnet_of() only within one network class; the versions match here
     return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
 
 

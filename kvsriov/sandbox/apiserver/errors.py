@@ -13,6 +13,9 @@ from typing import Any
 class ApiError(Exception):
     """An error that the HTTP layer turns into a ``Status`` response."""
 
+    #: Set only on a refusal after webhook warnings (admission._with_warnings); read with getattr.
+    warnings: list[str]
+
     def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code

@@ -11,6 +11,7 @@ validation and storage.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import datetime as dt
 import logging
@@ -109,7 +110,7 @@ class Operations:
 
     async def create(
         self, rt: ResourceType, namespace: str, body: Any, params: dict[str, str]
-    ) -> tuple[Obj, list[str]]:
+    ) -> tuple[Obj, builtins.list[str]]:
         """POST: assign identity and server fields, validate, store."""
         if not isinstance(body, dict):
             raise bad_request("the request body must be a JSON object")
@@ -158,7 +159,7 @@ class Operations:
         body: Any,
         params: dict[str, str],
         subresource: str | None,
-    ) -> tuple[Obj, list[str]]:
+    ) -> tuple[Obj, builtins.list[str]]:
         """PUT on the object or its status; a stale resourceVersion is a 409."""
         if not isinstance(body, dict):
             raise bad_request("the request body must be a JSON object")
@@ -187,7 +188,7 @@ class Operations:
         body: Any,
         params: dict[str, str],
         subresource: str | None,
-    ) -> tuple[Obj, list[str]]:
+    ) -> tuple[Obj, builtins.list[str]]:
         """PATCH of any supported type; server-side apply creates a missing object."""
         if content_type == APPLY:
             return await self._apply(rt, namespace, name, body, params, subresource)
@@ -210,7 +211,7 @@ class Operations:
         body: Any,
         params: dict[str, str],
         subresource: str | None,
-    ) -> tuple[Obj, list[str]]:
+    ) -> tuple[Obj, builtins.list[str]]:
         manager = params.get("fieldManager")
         if not manager:
             cause = {
@@ -246,7 +247,7 @@ class Operations:
 
     async def _write(
         self, rt: ResourceType, new: Obj, old: Obj | None, params: dict[str, str], subresource: str | None
-    ) -> tuple[Obj, list[str]]:
+    ) -> tuple[Obj, builtins.list[str]]:
         """Shared tail of create/replace/patch/apply."""
         meta = new.setdefault("metadata", {})
         if old is not None:
@@ -288,6 +289,7 @@ class Operations:
                     }
                     # the real server reports it twice in causes (two validations), once in the message
                     error = invalid(rt.kind, rt.group, old_meta["name"], [cause])
+                    assert error.details is not None  # invalid() always gives details
                     error.details["causes"] = [cause, dict(cause)]
                     raise error
         new["apiVersion"] = rt.group_version
@@ -322,7 +324,7 @@ class Operations:
         old: Obj | None,
         params: dict[str, str],
         subresource: str | None,
-        warnings: list[str],
+        warnings: builtins.list[str],
     ) -> Obj:
         """Mutating webhooks, schema validation again if they changed it, validating webhooks."""
         meta = new["metadata"]
@@ -363,7 +365,9 @@ class Operations:
         ):
             raise _Raced(rt.plural, rt.group, name)
 
-    def _validate(self, rt: ResourceType, obj: Obj, old: Obj | None, params: dict[str, str]) -> list[str]:
+    def _validate(
+        self, rt: ResourceType, obj: Obj, old: Obj | None, params: dict[str, str]
+    ) -> builtins.list[str]:
         """Prune, default and validate a custom object through ``validation`` (see its contract)."""
         if not rt.custom or not rt.schema:
             return []

@@ -177,7 +177,7 @@ def server_side_apply(current: Obj | None, applied: Obj, manager: str, subresour
     _deep_merge(result, {k: v for k, v in applied.items() if k != "metadata"})
     meta = result.setdefault("metadata", {})
     _deep_merge(meta, {k: v for k, v in (applied.get("metadata") or {}).items() if k != "managedFields"})
-    entry: Obj = {
+    entry = {
         "manager": manager,
         "operation": "Apply",
         "apiVersion": applied.get("apiVersion", ""),

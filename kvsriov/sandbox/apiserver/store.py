@@ -10,6 +10,7 @@ All access happens on the server's single event loop, so no locks are needed.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import copy
 from collections import deque
 from collections.abc import Callable
@@ -114,7 +115,9 @@ class Store:
         self._compacted = self._rv
         self._history.clear()
 
-    def watch(self, key: ResKey, namespace: str | None, since: int | None) -> tuple[list[Event], Watcher]:
+    def watch(
+        self, key: ResKey, namespace: str | None, since: int | None
+    ) -> tuple[builtins.list[Event], Watcher]:
         """Subscribe; with ``since`` also return the retained events after it.
 
         Subscription and history snapshot happen in one synchronous step, so

@@ -140,7 +140,11 @@ class ResourcePlugin(pb_grpc.DevicePluginServicer):
         yield response
         while context.is_active():
             with self._changed:
-                self._changed.wait_for(lambda seen=seen: self._generation != seen or not context.is_active())
+
+                def changed(seen: int = seen) -> bool:  # a def, not a lambda: mypy types its default
+                    return self._generation != seen or not context.is_active()
+
+                self._changed.wait_for(changed)
                 if self._server is not server:
                     return
                 seen = self._generation

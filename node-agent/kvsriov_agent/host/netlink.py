@@ -56,7 +56,7 @@ class KernelNetlink:
         spoofchk: bool | None = None,
         trust: bool | None = None,
     ) -> None:
-        from pyroute2 import IPRoute  # type: ignore[import-untyped]
+        from pyroute2 import IPRoute
 
         vf: dict[str, Any] = {"vf": index}
         if mac is not None:

@@ -56,7 +56,7 @@ async def l2_worker(
         if not await until(cache.synced, stopped):  # every NIC and Node is known
             return
         while await woken(wake, stopped):
-            current = {
+            current: dict[str, Any] = {
                 "apiVersion": body.get("apiVersion"),
                 "kind": body.get("kind"),
                 "metadata": dict(body.metadata),
@@ -74,7 +74,7 @@ async def l2_worker(
             cache.l2[name] = L2Interest(interface, selector, _listed(new))
             event = effectiveness_event(last_status, new)
             if event is not None:
-                kopf.event(current, type=event.type, reason=event.reason, message=event.message)
+                kopf.event(body, type=event.type, reason=event.reason, message=event.message)
             last_status = new
     finally:
         wakeups.unregister("l2", name, wake)

@@ -89,7 +89,7 @@ async def l3_worker(
         while await woken(wake, stopped):
             if body.metadata.get("deletionTimestamp"):
                 continue  # going: its delete handler owns the NADs now
-            current = {
+            current: dict[str, Any] = {
                 "apiVersion": body.get("apiVersion"),
                 "kind": body.get("kind"),
                 "metadata": dict(body.metadata),

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import kubernetes
@@ -80,7 +80,8 @@ async def add_vf_requests(
     missing = launcher.missing_requests(pod, wanted)
     if not missing:
         return
-    patch.fns.append(lambda raw: launcher.add_requests(raw, missing))
+    # kopf types the body as its RawBody TypedDict; it is the pod as a plain dict.
+    patch.fns.append(lambda raw: launcher.add_requests(cast(dict[str, Any], raw), missing))
     added = ", ".join(f"{name}={count}" for name, count in sorted(missing.items()))
     log.info("launcher pod in %s: added VF requests %s to container compute", namespace, added)
 

@@ -23,7 +23,7 @@ from kvsriov_operator import admission
 from kvsriov_operator.clients import Clients
 from kvsriov_operator.reconcile import get_or_none
 
-OPERATIONS = ["CREATE", "UPDATE"]
+OPERATIONS: list[kopf.Operation] = ["CREATE", "UPDATE"]
 
 
 def _refuse(refusals: list[FieldError]) -> None:
@@ -35,20 +35,24 @@ def _judged(operation: str, old: Mapping[str, Any] | None, body: Mapping[str, An
     return admission.spec_changed(operation, old, body)
 
 
+# kopf passes `old` and `operation` too, but its WebhookFn protocol does not name them: hence
+# the defaults, which a request never uses.
 @kopf.on.validate(GROUP, VERSION, HOST_PLURAL, id="host", operations=OPERATIONS)
-def validate_host(body: kopf.Body, old: kopf.Body | None, operation: str, **_: Any) -> None:
+def validate_host(body: kopf.Body, old: kopf.Body | None = None, operation: str = "", **_: Any) -> None:
     if _judged(operation, old, body):
         _refuse(admission.model_refusals(SriovHost, body))
 
 
 @kopf.on.validate(GROUP, VERSION, L2_PLURAL, id="l2", operations=OPERATIONS)
-def validate_l2(body: kopf.Body, old: kopf.Body | None, operation: str, **_: Any) -> None:
+def validate_l2(body: kopf.Body, old: kopf.Body | None = None, operation: str = "", **_: Any) -> None:
     if _judged(operation, old, body):
         _refuse(admission.model_refusals(SriovL2Network, body))
 
 
 @kopf.on.validate(GROUP, VERSION, L3_PLURAL, id="l3", operations=OPERATIONS)
-def validate_l3(body: kopf.Body, old: kopf.Body | None, operation: str, memo: kopf.Memo, **_: Any) -> None:
+def validate_l3(
+    body: kopf.Body, memo: kopf.Memo, old: kopf.Body | None = None, operation: str = "", **_: Any
+) -> None:
     if not _judged(operation, old, body):
         return
     clients: Clients = memo.clients
@@ -77,7 +81,9 @@ def validate_migration(body: kopf.Body, namespace: str | None, memo: kopf.Memo, 
 
 
 @kopf.on.validate(GROUP, VERSION, NIC_PLURAL, id="nic", operations=OPERATIONS)
-def validate_nic(body: kopf.Body, old: kopf.Body | None, operation: str, memo: kopf.Memo, **_: Any) -> None:
+def validate_nic(
+    body: kopf.Body, memo: kopf.Memo, old: kopf.Body | None = None, operation: str = "", **_: Any
+) -> None:
     if not _judged(operation, old, body):
         return
     node = (body.get("spec") or {}).get("nodeName", "")

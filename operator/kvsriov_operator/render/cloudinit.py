@@ -72,12 +72,12 @@ def static_addresses(ipam: Ipam) -> str:
     last = network.broadcast_address - (1 if network.version == 4 and network.num_addresses > 2 else 0)
     blocks, cursor = [], first
     for start, end in taken:
-        if start > cursor:
+        if int(start) > int(cursor):
             blocks.append((cursor, min(start - 1, last)))
         cursor = max(cursor, end + 1)
-    if cursor <= last:
+    if int(cursor) <= int(last):
         blocks.append((cursor, last))
-    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in blocks if a <= b)
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in blocks if int(a) <= int(b))
 
 
 def cloud_init_status(l3: SriovL3Network) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def address_refusal(ipam: Ipam, address: str) -> str | None:
     if ipam.gateway and ip == ipaddress.ip_address(ipam.gateway):
         return f"{address} is the gateway"
     for rng in ipam.ranges:
-        if ipaddress.ip_address(rng.start) <= ip <= ipaddress.ip_address(rng.end):
+        if int(ipaddress.ip_address(rng.start)) <= int(ip) <= int(ipaddress.ip_address(rng.end)):
             return f"{address} lies in the whereabouts range {rng}, where pods get their addresses"
     return None
 

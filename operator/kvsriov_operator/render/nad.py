@@ -28,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
+from collections.abc import Mapping
 from typing import Any, Final
 
 from kvsriov.api.constants import (
@@ -65,8 +66,8 @@ def whereabouts_ipam(l3: SriovL3Network) -> dict[str, Any]:
     gaps = [
         str(net)
         for (_, end), (start, _) in itertools.pairwise(bounds)
-        if end + 1 <= start - 1
-        for net in ipaddress.summarize_address_range(end + 1, start - 1)  # type: ignore[arg-type]
+        if int(end + 1) <= int(start - 1)
+        for net in ipaddress.summarize_address_range(end + 1, start - 1)
     ]
     if gaps:
         pool["exclude"] = gaps
@@ -111,7 +112,7 @@ def render_nads(l3: SriovL3Network, l2: SriovL2Network) -> dict[str, dict[str, A
     return {f"{ns}/{l3.metadata.name}": render_nad(l3, l2, ns) for ns in target_namespaces(l3)}
 
 
-def drifted(actual: dict[str, Any], desired: dict[str, Any]) -> bool:
+def drifted(actual: Mapping[str, Any], desired: dict[str, Any]) -> bool:
     """True when a live NAD differs from its render in what we own (labels, annotation, config)."""
     meta, want = actual.get("metadata") or {}, desired["metadata"]
     labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}

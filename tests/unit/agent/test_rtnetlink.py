@@ -8,8 +8,8 @@ checked in the test bed (tests/hil/test_slicing_hil.py, test_probe_hil.py).
 from __future__ import annotations
 
 import pytest
-from pyroute2 import IPRoute  # type: ignore[import-untyped]
-from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg  # type: ignore[import-untyped]
+from pyroute2 import IPRoute
+from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
 from kvsriov.hosttypes import VfInfo
 from kvsriov_agent.host import rtnetlink

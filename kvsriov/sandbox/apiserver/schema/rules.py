@@ -220,7 +220,7 @@ def to_cel(schema: Schema, value: Any, resource_root: bool = False) -> Any:
     if isinstance(value, dict):
         return _map_to_cel(schema, value, resource_root)
     if isinstance(value, list):
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        items = raw if isinstance(raw := schema.get("items"), dict) else {}
         return [to_cel(items, v, is_resource_root(items)) for v in value]
     if schema.get("type") == "number" and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

@@ -286,7 +286,8 @@ def _check_any_of(branches: list[Schema], value: Any, path: str, out: list[Cause
     if any(not r for r in results):
         return
     out.append(invalid("", "", f"{go_quote(path)} must validate at least one schema (anyOf)"))
-    out.extend(min(results, key=len))
+    fewest = min(results, key=len)  # not inline: mypy would infer min() from extend()
+    out.extend(fewest)
 
 
 def _check_one_of(branches: list[Schema], value: Any, path: str, out: list[Cause]) -> None:
@@ -297,7 +298,8 @@ def _check_one_of(branches: list[Schema], value: Any, path: str, out: list[Cause
     more = "Found none valid" if valid == 0 else f"Found {valid} valid alternatives"
     out.append(invalid("", "", f"{go_quote(path)} must validate one and only one schema (oneOf). {more}"))
     if valid == 0:
-        out.extend(min(results, key=len))
+        fewest = min(results, key=len)
+        out.extend(fewest)
 
 
 def _check_all_of(branches: list[Schema], value: Any, path: str, out: list[Cause]) -> None:
