@@ -8,7 +8,8 @@ hash of the original whenever characters had to be mapped: `eth_0` and `eth-0`
 must not collide.
 
 The names peers compute from a resource name follow the peer's rule: the
-PCIDEVICE_* variable (KubeVirt) and the NPWG device-info file (Multus), which the
+PCIDEVICE_* variable (DPDK pods, KubeVirt before it read network-info) and the NPWG
+device-info file (Multus, and through it KubeVirt), which the
 agent's device plugin writes and `kvsriov demo` reads back.
 """
 
@@ -62,10 +63,11 @@ def resource_name(interface: str) -> str:
 
 
 def pcidevice_env_name(resource: str) -> str:
-    """The variable KubeVirt's virt-launcher reads for a resource's PCI addresses.
+    """The variable a device plugin sets for a resource's PCI addresses (read by DPDK pods and
+    by KubeVirt releases before PR 14919; current KubeVirt reads network-info instead).
 
     `PCIDEVICE_` + the resource name upper-cased with `.` and `/` turned into `_`
-    (kubevirt pkg/util/hardware and the SR-IOV device plugin agree on this).
+    (the SR-IOV device plugin's convention).
     """
     return "PCIDEVICE_" + resource.upper().replace(".", "_").replace("/", "_")
 

@@ -2,8 +2,11 @@
 
 Spec: k8snetworkplumbingwg/device-info-spec (v1.1.0). Multus reads it when the pod's
 network is attached and copies it into the pod's `k8s.v1.cni.cncf.io/network-status`
-as `deviceInfo`; KubeVirt's virt-launcher maps each SR-IOV VM NIC to its VF by that
-PCI address (network-info) instead of guessing from PCIDEVICE_* order.
+entry as `device-info`; KubeVirt's virt-controller copies that into the launcher pod's
+`kubevirt.io/network-info` annotation (there its key is `deviceInfo`), and virt-launcher
+reads each SR-IOV VM NIC's VF from that file only, /etc/podinfo/network-info (kubevirt
+pkg/network/downwardapi, pkg/virt-launcher/virtwrap/device/hostdevice/sriov/hostdev.go;
+kubevirt PR 14919 removed its PCIDEVICE_* fallback). So without this file no VM gets its VF.
 Conventions as implemented by network-attachment-definition-client pkg/utils/net-attach-def.go
 (which Multus uses): directory /var/run/k8s.cni.cncf.io/devinfo/dp (baseDevInfoPath +
 dpDevInfoSubDir), file `<resourceName with / -> ->-<deviceID with / -> ->-device.json`
@@ -16,8 +19,8 @@ The VFIO group (issue 6) is one more key in "pci", "vfio-group" (the IOMMU group
 as /dev/vfio/<group> and sysfs iommu_group name it), written for vfio-pci VFs only. The
 spec's PciDevice has no such field (pci-address, vhost-net, rdma-device, pf-pci-address,
 representor-device), so it is an extension: Multus decodes the file with Go's
-encoding/json into that struct, which ignores unknown keys, so network-status and
-KubeVirt's NIC-to-VF mapping (deviceInfo.pci.pci-address) are unchanged, while whoever
+encoding/json into that struct, which ignores unknown keys, so network-status
+(`device-info.pci.pci-address`) and KubeVirt's network-info are unchanged, while whoever
 reads the file on the node sees which group the pod was given.
 """
 

@@ -177,8 +177,9 @@ class ResourcePlugin(pb_grpc.DevicePluginServicer):
         env = pcidevice_env_name(self.resource)
         for req in request.container_requests:
             ids = list(req.devices_ids)
-            # KubeVirt's virt-launcher reads PCIDEVICE_<RESOURCE> (pkg/util/hardware, the SR-IOV
-            # device plugin's convention): comma-separated PCI addresses.
+            # PCIDEVICE_<RESOURCE> (the SR-IOV device plugin's convention): comma-separated PCI
+            # addresses, read by DPDK pods and by older KubeVirt only; current KubeVirt reads the
+            # VF from network-info, built from the device-info file (devinfo.py).
             out = response.container_responses.add(envs={env: ",".join(ids)})
             if driver == VFIO_PCI:
                 out.devices.add(container_path=VFIO_CONTAINER, host_path=VFIO_CONTAINER, permissions="rw")
