@@ -22,7 +22,7 @@ from typing import Any
 from kvsriov import kubevirt
 from kvsriov.api.constants import GROUP, VERSION
 from kvsriov.api.kinds import L3_PLURAL, NIC_PLURAL
-from kvsriov.kubevirt import launcher
+from kvsriov.kubevirt import launcher, vfsupply
 
 
 class Refusal(Exception):
@@ -125,11 +125,22 @@ def vf_addresses(vm: Mapping[str, Any], pod: Mapping[str, Any] | None) -> dict[s
     return {nic: pci[iface] for nic, iface in names.items() if iface in pci}
 
 
-def nic_rows(cluster: Cluster, namespace: str, name: str) -> list[list[str]]:
+def waiting(vmi: Mapping[str, Any] | None) -> str | None:
+    """The VfAvailable=False message of a VM waiting for a VF (the operator's, vfsupply.py)."""
+    for condition in ((vmi or {}).get("status") or {}).get("conditions") or []:
+        if condition.get("type") == vfsupply.CONDITION and condition.get("status") == "False":
+            return str(condition.get("message") or "")
+    return None
+
+
+def nic_rows(cluster: Cluster, namespace: str, name: str) -> tuple[list[list[str]], str | None]:
+    """The NIC table, and why the VM waits when it waits for a VF."""
     vm = cluster.vm(namespace, name)
     vmi = cluster.vmi(namespace, name)
     pod = cluster.launcher_pod(vmi) if vmi is not None else None
     node = (pod.get("spec") or {}).get("nodeName") if pod is not None else None
+    why = waiting(vmi)
+    absent = "(not running)" if vmi is None else "(waiting for a VF)" if why else "(pending)"
     addresses = vf_addresses(vm, pod)
     where = vf_locations(cluster.nics()) if addresses else {}
     rows = [["NAME", "TYPE", "NETWORK", "NODE", "PF", "VF", "PCI"]]
@@ -145,13 +156,13 @@ def nic_rows(cluster: Cluster, namespace: str, name: str) -> list[list[str]]:
                 nic.name,
                 "VF",
                 network,
-                node or "(not running)",
+                node or absent,
                 pf,
                 "-" if index is None else str(index),
                 pci or "-",
             ]
         )
-    return rows
+    return rows, why
 
 
 # -- attach-vf -----------------------------------------------------------------------------------
@@ -225,7 +236,10 @@ def main(argv: list[str] | None = None, prog: str = "kubectl kvsriov") -> int:
     try:
         cluster = Cluster()
         if args.command == "nics":
-            print(table(nic_rows(cluster, args.namespace, args.vm)))
+            rows, why = nic_rows(cluster, args.namespace, args.vm)
+            print(table(rows))
+            if why:
+                print(f"\n{args.vm} waits for a VF: {why}")
             return 0
         vm = cluster.vm(args.namespace, args.vm)
         iface = args.name or args.network

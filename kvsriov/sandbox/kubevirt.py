@@ -183,3 +183,55 @@ def network_status(
             entry["device-info"] = {"type": "pci", "version": "1.1.0", "pci": {"pci-address": result["pci"]}}
         entries.append(entry)
     return entries
+
+
+def vm(namespace: str, name: str, vf_networks: Sequence[str], run_strategy: str = "Always") -> dict[str, Any]:
+    """A VirtualMachine with the pod network and one `sriov: {}` interface per entry of
+    `vf_networks` (a NAD as `ns/name` or `name`), named vf1, vf2, ... (api/core/v1 types.go)."""
+    interfaces: list[dict[str, Any]] = [{"name": "default", "masquerade": {}}]
+    networks: list[dict[str, Any]] = [{"name": "default", "pod": {}}]
+    for n, nad in enumerate(vf_networks, 1):
+        interfaces.append({"name": f"vf{n}", "sriov": {}})
+        networks.append({"name": f"vf{n}", "multus": {"networkName": nad}})
+    template = {"spec": {"domain": {"devices": {"interfaces": interfaces}}, "networks": networks}}
+    return {
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "VirtualMachine",
+        "metadata": {"namespace": namespace, "name": name},
+        "spec": {"runStrategy": run_strategy, "template": template},
+    }
+
+
+def vmi_of(vm_body: Mapping[str, Any]) -> dict[str, Any]:
+    """The VMI virt-controller makes of a stored VM: its template's spec, the VM as controller owner."""
+    meta = vm_body["metadata"]
+    out = vmi(meta["namespace"], meta["name"])
+    out["spec"] = dict(vm_body["spec"]["template"]["spec"])
+    out["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "kubevirt.io/v1",
+            "kind": "VirtualMachine",
+            "name": meta["name"],
+            "uid": meta.get("uid"),
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    return out
+
+
+def unschedulable(resources: Sequence[str], nodes: int, now: str) -> dict[str, Any]:
+    """The PodScheduled condition kube-scheduler leaves on a launcher pod that fits no node, as
+    virt-controller copies it onto the VMI: the scheduler's message names each short resource
+    `Insufficient <name>` (pkg/scheduler/framework/plugins/noderesources/fit.go; the
+    `0/N nodes are available:` summary from pkg/scheduler/framework/types.go FitError)."""
+    reasons = ", ".join(f"{nodes} Insufficient {r}" for r in resources)
+    return {
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": f"0/{nodes} nodes are available: {reasons}. preemption: 0/{nodes} nodes are available: "
+        f"{nodes} No preemption victims found for incoming pod.",
+        "lastTransitionTime": now,
+        "lastProbeTime": None,
+    }

@@ -142,7 +142,7 @@ def start_vm(
     pod["metadata"]["annotations"][launcher.NETWORK_STATUS_ANNOTATION] = json.dumps(status)
     created = core.create_namespaced_pod("default", pod)
     active = {created.metadata.uid: node}
-    custom.patch_namespaced_custom_object_status(
+    custom.patch_namespaced_custom_object(
         "kubevirt.io",
         "v1",
         "default",
@@ -214,7 +214,7 @@ def test_after_a_migration_the_nics_are_read_from_the_target_pod(kubeconfig: Pat
         for p in core.list_namespaced_pod("default").items
         if p.metadata.uid != source.metadata.uid
     )
-    cluster.patch_namespaced_custom_object_status(
+    cluster.patch_namespaced_custom_object(
         "kubevirt.io",
         "v1",
         "default",
