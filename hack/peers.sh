@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 # name | build script | what a first build costs on 2 cores
 peers=(
-  "kube-apiserver v1.34.4 and etcd v3.6.4|hack/real-apiserver/build.sh|about 12 minutes the first time"
+  "kube-apiserver and kube-scheduler v1.34.4, etcd v3.6.4|hack/real-apiserver/build.sh|about 12 minutes the first time"
   "whereabouts v0.9.2|hack/whereabouts/build.sh|about 2 minutes the first time"
   "helm v3.22.0|hack/helm/build.sh|about 3 minutes the first time"
   "CNI plugins (sriov-cni, static, host-device)|hack/sriov-cni/build.sh|about 2 minutes the first time"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Build kube-apiserver and etcd from their upstream Go modules (versions pinned
-# in go.mod: k8s.io/kubernetes and go.etcd.io/etcd/server/v3) into a cache dir,
-# for the real-server test tier. Prints the directory holding both binaries.
+# Build kube-apiserver, kube-scheduler and etcd from their upstream Go modules (versions
+# pinned in go.mod: k8s.io/kubernetes and go.etcd.io/etcd/server/v3) into a cache dir,
+# for the real-server test tier. Prints the directory holding the three binaries.
 # Cached: a second run with the same go.mod/go.sum returns at once.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 command -v go >/dev/null || { echo "go is not installed: cannot build kube-apiserver" >&2; exit 3; }
 key=$(cat "$0" "$here/go.mod" "$here/go.sum" "$here"/cmd/*/main.go | sha256sum | cut -c1-12)
 out="${KVSRIOV_REAL_APISERVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kvsriov/real-apiserver}/$key"
-if [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ]; then
+if [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-scheduler" ] && [ -x "$out/etcd" ]; then
   echo "$out"; exit 0
 fi
 # The version the binaries report: a module build leaves component-base's placeholder
@@ -25,8 +25,8 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-echo "building kube-apiserver $kube_version and etcd from their Go modules into $out" \
+echo "building kube-apiserver and kube-scheduler $kube_version and etcd from their Go modules into $out" \
   "(first time: about 12 minutes on 2 cores)" >&2
-(cd "$here" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp/" ./cmd/kube-apiserver ./cmd/etcd) >&2
+(cd "$here" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp/" ./cmd/kube-apiserver ./cmd/kube-scheduler ./cmd/etcd) >&2
 rm -rf "$out" && mv "$out.tmp" "$out"
 echo "$out"

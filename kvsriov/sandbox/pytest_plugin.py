@@ -15,6 +15,9 @@ conftest. Fixtures:
 * ``real_apiserver`` (session scope): a real kube-apiserver + etcd built from
   their Go modules (``hack/real-apiserver/``) with our CRDs and the third-party
   ones installed; the test is skipped, with the reason, where it cannot be built.
+* ``real_scheduler`` (function scope): the real kube-scheduler (same build) running against
+  ``real_apiserver`` and ready (informers synced); stopped at teardown, so tests that do not
+  ask for it never see Pods bound. Skipped, with the reason, where it cannot be built.
 * ``kube_backend`` (function scope): ``"emulated"`` or ``"real"``. Tests marked
   ``@pytest.mark.both_servers`` run once against each, through ``kubeconfig``;
   on the real server, what a test created is removed afterwards.
@@ -32,7 +35,7 @@ if TYPE_CHECKING:  # imported lazily: the hil tier runs under TCG, where these i
     import kubernetes
 
     from kvsriov.sandbox.apiserver.server import EmulatedApiServer
-    from kvsriov.sandbox.real_apiserver import RealApiServer
+    from kvsriov.sandbox.real_apiserver import RealApiServer, RealScheduler
 
 REPO_CRDS = Path(__file__).resolve().parents[2] / "crds"
 
@@ -82,6 +85,21 @@ def real_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealApi
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def real_scheduler(real_apiserver: RealApiServer, tmp_path: Path) -> Iterator[RealScheduler]:
+    """The real kube-scheduler against ``real_apiserver``, ready; stopped at teardown."""
+    from kvsriov.sandbox.real_apiserver import RealApiServerUnavailable, RealScheduler
+
+    try:
+        scheduler = RealScheduler(real_apiserver, tmp_path / "kube-scheduler").start()
+    except RealApiServerUnavailable as exc:
+        pytest.skip(f"real kube-scheduler unavailable: {exc}")
+    try:
+        yield scheduler
+    finally:
+        scheduler.stop()
 
 
 @pytest.fixture

@@ -233,6 +233,104 @@ class RealApiServer:
         self.stop()
 
 
+@dataclass
+class RealScheduler:
+    """The real kube-scheduler against a running :class:`RealApiServer`, as its admin.
+
+    Runs without a controller-manager: it needs nothing from one. Leader election is off (a
+    lone scheduler), and it serves /readyz on a free loopback port with a self-signed
+    certificate, anonymous access to the health paths only (no authentication or
+    authorization kubeconfig: nothing else is delegated). Ready means its informers and
+    event handlers have synced, so a Pod or Node created after :meth:`start` is seen.
+    """
+
+    server: RealApiServer
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def binary(self) -> Path:
+        return self.server.bin_dir / "kube-scheduler"
+
+    @property
+    def config(self) -> Path:
+        return self.workdir / "kube-scheduler.yaml"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "kube-scheduler.log"
+
+    def start(self) -> RealScheduler:
+        if not self.binary.is_file():
+            raise RealApiServerUnavailable(f"{self.binary} is missing: run {BUILD_SCRIPT}")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = {
+            "apiVersion": "kubescheduler.config.k8s.io/v1",
+            "kind": "KubeSchedulerConfiguration",
+            "clientConnection": {"kubeconfig": str(self.server.kubeconfig), "qps": 100, "burst": 200},
+            "leaderElection": {"leaderElect": False},
+        }
+        self.config.write_text(yaml.safe_dump(config))
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(self.binary),
+                    f"--config={self.config}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={self.port}",
+                    f"--cert-dir={self.workdir / 'certs'}",
+                    "--profiling=false",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname = False  # its own self-signed serving certificate
+        context.verify_mode = ssl.CERT_NONE
+        deadline = time.monotonic() + START_TIMEOUT_S
+        last = "no answer"
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                self.process = None
+                tail = self.log.read_text(errors="replace")[-2000:]
+                raise RealApiServerUnavailable(f"kube-scheduler exited with {code}: {tail}")
+            try:
+                url = f"https://127.0.0.1:{self.port}/readyz"
+                with urllib.request.urlopen(url, context=context, timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        return
+            except OSError as exc:
+                last = str(exc)
+            time.sleep(0.1)
+        self.stop()
+        raise RealApiServerUnavailable(f"kube-scheduler not ready within {START_TIMEOUT_S:.0f} s: {last}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self.process = None
+
+    def __enter__(self) -> RealScheduler:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
 THIRD_PARTY_CRDS = Path(__file__).resolve().parent / "apiserver" / "thirdparty_crds"
 
 
