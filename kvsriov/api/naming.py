@@ -92,3 +92,22 @@ def devinfo_file_name(resource: str, device_id: str) -> str:
     passes the name to the other.
     """
     return f"{devinfo_prefix(resource)}{device_id.replace('/', '-')}{DEVINFO_SUFFIX}"
+
+
+#: The vNIC NAD of an L3 network is named after it with this suffix (`l3-vlan100-vnic`).
+VNIC_NAD_SUFFIX = "-vnic"
+_IFNAMSIZ_MAX = 15
+
+
+def vnic_nad_name(l3_name: str) -> str:
+    return f"{l3_name}{VNIC_NAD_SUFFIX}"
+
+
+def vnic_bridge_name(interface: str) -> str:
+    """The Linux bridge that carries the vNICs of PF `interface` (`br-em2`): at most 15 bytes
+    (IFNAMSIZ); a longer PF name is cut and given a short hash so that two never share one."""
+    name = f"br-{interface}"
+    if len(name) <= _IFNAMSIZ_MAX:
+        return name
+    suffix = short_hash(interface)[:4]
+    return f"br-{interface[: _IFNAMSIZ_MAX - 4 - len(suffix)]}-{suffix}"

@@ -224,14 +224,15 @@ def unschedulable(resources: Sequence[str], nodes: int, now: str) -> dict[str, A
     """The PodScheduled condition kube-scheduler leaves on a launcher pod that fits no node, as
     virt-controller copies it onto the VMI: the scheduler's message names each short resource
     `Insufficient <name>` (pkg/scheduler/framework/plugins/noderesources/fit.go; the
-    `0/N nodes are available:` summary from pkg/scheduler/framework/types.go FitError)."""
+    `0/N nodes are available:` summary from pkg/scheduler/framework/types.go FitError). The
+    wording is what the real kube-scheduler v1.34.4 wrote in tests/sandbox/test_real_scheduler.py."""
     reasons = ", ".join(f"{nodes} Insufficient {r}" for r in resources)
     return {
         "type": "PodScheduled",
         "status": "False",
         "reason": "Unschedulable",
-        "message": f"0/{nodes} nodes are available: {reasons}. preemption: 0/{nodes} nodes are available: "
-        f"{nodes} No preemption victims found for incoming pod.",
+        "message": f"0/{nodes} nodes are available: {reasons}. no new claims to deallocate, preemption: "
+        f"0/{nodes} nodes are available: {nodes} Preemption is not helpful for scheduling.",
         "lastTransitionTime": now,
         "lastProbeTime": None,
     }

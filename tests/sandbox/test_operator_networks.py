@@ -73,7 +73,7 @@ def test_reference_flow_renders_a_nad_with_vlan_and_resource(em2_sliced: Cluster
     assert nad["metadata"]["labels"][LABEL_L3_NETWORK] == "l3-vlan100"
     wait_condition(cluster, L3S, "l3-vlan100", "Ready", "True", "the L3 network Ready")
     status = cluster.get(L3S, "l3-vlan100")["status"]
-    assert status["networkAttachmentDefinitions"] == ["default/l3-vlan100"]
+    assert status["networkAttachmentDefinitions"] == ["default/l3-vlan100", "default/l3-vlan100-vnic"]
     assert status["sriovEnabled"] is True
     assert status["resourceName"] == "kvsriov.io/em2"
     # the guest's address on its VF NIC: cloud-init networkData from the L3 network
@@ -294,7 +294,7 @@ def test_changes_are_recorded_as_events(em2_sliced: Cluster, operator: None) -> 
             (
                 "Normal",
                 "NetworkAttachmentDefinitionCreated",
-                "created NetworkAttachmentDefinition default/l3-a",
+                "created NetworkAttachmentDefinition default/l3-a, default/l3-a-vnic",
             )
             in events_of(cluster, "l3-a")
         ),
@@ -351,7 +351,7 @@ def test_restart_in_the_middle_of_reconciling_converges_with_nothing_orphaned(
     partial = nads_of(cluster, "l3-a")
     cluster.patch(L3S, "l3-a", {"spec": {"namespaces": namespaces[20:]}})  # while the operator is down
     cluster.custom.delete_cluster_custom_object(GROUP, VERSION, L3S, "l3-gone")
-    desired = {f"{namespace}/l3-a" for namespace in namespaces[20:]}
+    desired = {f"{namespace}/l3-a{suffix}" for namespace in namespaces[20:] for suffix in ("", "-vnic")}
     with running_operator(kube_client):
         wait_for(lambda: nads_of(cluster, "l3-a") == desired, timeout=20, what="exactly the desired NADs")
         wait_for(lambda: cluster.gone(L3S, "l3-gone"), timeout=20, what="the deleted network finalized")

@@ -39,7 +39,7 @@ from kvsriov.api.constants import (
 )
 from kvsriov.api.l2 import SriovL2Network
 from kvsriov.api.l3 import SriovL3Network
-from kvsriov.api.naming import resource_name
+from kvsriov.api.naming import resource_name, vnic_bridge_name, vnic_nad_name
 
 NAD_GROUP: Final = "k8s.cni.cncf.io"
 NAD_VERSION: Final = "v1"
@@ -92,24 +92,64 @@ def cni_config(l3: SriovL3Network, l2: SriovL2Network) -> dict[str, Any]:
     }
 
 
-def render_nad(l3: SriovL3Network, l2: SriovL2Network, namespace: str) -> dict[str, Any]:
-    """The NAD for `l3` in `namespace`; labels point back at the L3 network."""
+def vnic_cni_config(l3: SriovL3Network, l2: SriovL2Network) -> dict[str, Any]:
+    """The vNIC of the same network: containernetworking/plugins `bridge` (plugins/main/bridge,
+    its README) on the PF's bridge, the L2 network's VLAN as the port's PVID, the same
+    whereabouts pool (one pool per range, so VF and vNIC NICs share the subnet and never get
+    one address twice).
+
+    Why bridge and not macvlan: KubeVirt's binding for a secondary Multus network is `bridge`
+    (the pod interface is bridged to the VM's tap and the VM takes its MAC), and a macvlan
+    interface only receives frames for its own MAC. The bridge needs the PF as a port, tagged
+    for the VLAN (README "Networks and NADs": the node's network configuration, not ours).
+    """
+    config: dict[str, Any] = {
+        "cniVersion": CNI_VERSION,
+        "name": vnic_nad_name(l3.metadata.name),
+        "type": "bridge",
+        "bridge": vnic_bridge_name(l2.spec.physical_interface),
+        "macspoofchk": True,
+    }
+    if l2.spec.type == "Vlan" and l2.spec.vlan is not None:
+        config["vlan"] = l2.spec.vlan
+    config["ipam"] = whereabouts_ipam(l3)
+    return config
+
+
+def _nad(
+    l3: SriovL3Network, namespace: str, name: str, config: dict[str, Any], annotations: dict[str, str]
+) -> dict[str, Any]:
     return {
         "apiVersion": f"{NAD_GROUP}/{NAD_VERSION}",
         "kind": "NetworkAttachmentDefinition",
         "metadata": {
-            "name": l3.metadata.name,
+            "name": name,
             "namespace": namespace,
             "labels": {LABEL_L3_NETWORK: l3.metadata.name, LABEL_MANAGED_BY: MANAGED_BY_VALUE},
-            "annotations": {NAD_RESOURCE_ANNOTATION: resource_name(l2.spec.physical_interface)},
+            "annotations": annotations,
         },
-        "spec": {"config": json.dumps(cni_config(l3, l2), sort_keys=False)},
+        "spec": {"config": json.dumps(config, sort_keys=False)},
     }
 
 
+def render_nad(l3: SriovL3Network, l2: SriovL2Network, namespace: str) -> dict[str, Any]:
+    """The VF NAD for `l3` in `namespace`; labels point back at the L3 network."""
+    annotations = {NAD_RESOURCE_ANNOTATION: resource_name(l2.spec.physical_interface)}
+    return _nad(l3, namespace, l3.metadata.name, cni_config(l3, l2), annotations)
+
+
+def render_vnic_nad(l3: SriovL3Network, l2: SriovL2Network, namespace: str) -> dict[str, Any]:
+    """The vNIC NAD for `l3` in `namespace` (`<l3>-vnic`): no device, so no resourceName."""
+    return _nad(l3, namespace, vnic_nad_name(l3.metadata.name), vnic_cni_config(l3, l2), {})
+
+
 def render_nads(l3: SriovL3Network, l2: SriovL2Network) -> dict[str, dict[str, Any]]:
-    """Every NAD of `l3`, keyed `namespace/name`."""
-    return {f"{ns}/{l3.metadata.name}": render_nad(l3, l2, ns) for ns in target_namespaces(l3)}
+    """Every NAD of `l3` (the VF one and the vNIC one per namespace), keyed `namespace/name`."""
+    out = {}
+    for ns in target_namespaces(l3):
+        out[f"{ns}/{l3.metadata.name}"] = render_nad(l3, l2, ns)
+        out[f"{ns}/{vnic_nad_name(l3.metadata.name)}"] = render_vnic_nad(l3, l2, ns)
+    return out
 
 
 def drifted(actual: Mapping[str, Any], desired: dict[str, Any]) -> bool:

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from kvsriov.api.constants import NAD_RESOURCE_ANNOTATION
 from kvsriov.api.l2 import SriovL2Network
 from kvsriov.api.l3 import SriovL3Network
-from kvsriov_operator.render.nad import drifted, render_nad, render_nads, target_namespaces
+from kvsriov_operator.render.nad import drifted, render_nad, render_nads, render_vnic_nad, target_namespaces
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "nad"
 
@@ -80,14 +81,38 @@ def test_rendered_nad_matches_golden(case: str, matches_golden: Callable[[Path, 
     matches_golden(GOLDEN / f"{case}.yaml", rendered)
 
 
+#: The vNIC NAD of the same network (bridge CNI, same pool), for a tagged and a flat L2 network.
+VNIC_CASES = ("vlan100", "novlan", "interface-needing-a-hash")
+
+
+@pytest.mark.parametrize("case", VNIC_CASES)
+def test_rendered_vnic_nad_matches_golden(case: str, matches_golden: Callable[[Path, str], None]) -> None:
+    l3_net, l2_net = CASES[case]
+    rendered = as_golden(render_vnic_nad(l3_net, l2_net, "default"))
+    matches_golden(GOLDEN / f"vnic-{case}.yaml", rendered)
+
+
+def test_vf_and_vnic_nads_share_one_ip_pool() -> None:
+    """whereabouts keeps one pool per range: the same ipam means no address is given twice."""
+    vf, vnic = render_nad(l3(), l2(), "default"), render_vnic_nad(l3(), l2(), "default")
+    assert json.loads(vf["spec"]["config"])["ipam"] == json.loads(vnic["spec"]["config"])["ipam"]
+    assert NAD_RESOURCE_ANNOTATION not in vnic["metadata"]["annotations"]  # a vNIC takes no device
+
+
 def test_no_golden_file_is_orphaned() -> None:
-    assert sorted(p.stem for p in GOLDEN.glob("*.yaml")) == sorted(CASES)
+    expected = [*CASES, *(f"vnic-{case}" for case in VNIC_CASES)]
+    assert sorted(p.stem for p in GOLDEN.glob("*.yaml")) == sorted(expected)
 
 
 def test_namespaces_default_and_dedupe() -> None:
     assert target_namespaces(l3()) == ["default"]
     net = l3().model_copy(update={"spec": l3().spec.model_copy(update={"namespaces": ["b", "a", "b"]})})
-    assert list(render_nads(net, l2())) == ["a/l3-vlan100", "b/l3-vlan100"]
+    assert list(render_nads(net, l2())) == [
+        "a/l3-vlan100",
+        "a/l3-vlan100-vnic",
+        "b/l3-vlan100",
+        "b/l3-vlan100-vnic",
+    ]
 
 
 def test_drift_detects_our_fields_only() -> None:
