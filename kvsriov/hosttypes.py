@@ -25,8 +25,18 @@ class LinkInfo:
 
 @dataclass(frozen=True)
 class VfInfo:
-    """One entry of a PF's IFLA_VFINFO_LIST: the VF settings the PF driver enforces."""
+    """One entry of a PF's IFLA_VFINFO_LIST: the VF settings the PF driver enforces.
+
+    `mac` None is the zero MAC (no administrative MAC), `vlan` None is VLAN 0 (no tag). The
+    kernel presets spoofchk and trust to -1 before asking the driver (net/core/rtnetlink.c,
+    rtnl_fill_vfinfo), so None there means the PF driver does not report them; link_state is
+    "auto", "enable" or "disable" (IFLA_VF_LINK_STATE_*), "auto" when the driver says nothing.
+    """
 
     index: int
     mac: str | None
     vlan: int | None
+    qos: int = 0
+    spoofchk: bool | None = None
+    trust: bool | None = None
+    link_state: str = "auto"

@@ -84,6 +84,9 @@ class NicReason(StrEnum):
     DISCOVERED = "Discovered"
     NOT_FOUND = "NotFound"
     NIC_MISSING = "NicMissing"
+    #: Events: a VF the kubelet freed got its sliced state back (node agent, vfreset.py), or did not.
+    VF_RESET = "VFReset"
+    VF_RESET_FAILED = "VFResetFailed"
 
 
 class L2ConditionType(StrEnum):

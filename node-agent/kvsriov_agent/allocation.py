@@ -21,6 +21,8 @@ class AllocationView:
     healthy: frozenset[str]
     #: PCI address -> the VM (or pod) holding it, as namespace/name.
     owners: Mapping[str, str] = field(default_factory=dict)
+    #: Given out by an Allocate that the kubelet does not list yet: its pod is starting.
+    handing_out: frozenset[str] = frozenset()
 
 
 def unallocated(status: SriovPhysicalNicStatus) -> AllocationView:

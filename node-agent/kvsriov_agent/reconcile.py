@@ -29,7 +29,7 @@ from kvsriov.api.host import SriovHostSpec, SriovHostStatus
 from kvsriov.api.naming import nic_object_name
 from kvsriov.api.nic import SriovPhysicalNicSpec, SriovPhysicalNicStatus
 from kvsriov_agent import binding, guards, slicing
-from kvsriov_agent.allocation import show_allocation, unallocated
+from kvsriov_agent.allocation import AllocationView, show_allocation, unallocated
 from kvsriov_agent.discovery import observe_nic, physical_interfaces
 from kvsriov_agent.host.bundle import Host
 from kvsriov_agent.hostconfig import apply_kernel_args, apply_unsafe_interrupts
@@ -38,6 +38,7 @@ from kvsriov_agent.kube.events import EventRecorder
 from kvsriov_agent.objects import HOSTS, NICS, host_status, new_host, new_nic, nic_status, status_patch
 from kvsriov_agent.podresources import PodResourcesClient, PodResourcesUnavailable
 from kvsriov_agent.vffacts import VfFacts
+from kvsriov_agent.vfreset import FreedVfs
 
 if TYPE_CHECKING:
     from kvsriov_agent.deviceplugin.manager import DevicePlugins
@@ -98,6 +99,8 @@ class Reconciler:
     #: The SriovHost as this pass last read or wrote it (its status is re-written when a device
     #: plugin failed to serve during the NIC steps, so that it shows in this pass).
     _host_obj: Obj | None = None
+    #: Who held which VF last pass and which resets failed: a VF the kubelet frees is reset (vfreset.py).
+    freed_vfs: FreedVfs = field(default_factory=FreedVfs)
 
     # -- the checklist -------------------------------------------------------------------------
 
@@ -230,6 +233,8 @@ class Reconciler:
             else unallocated(status)
         )
         show_allocation(status, view)
+        if self.plugins is not None:
+            self._reset_freed(obj, status, view)
         status.observed_generation = gen
         self._write_status(NICS, obj, status.to_api())
         for event in self._after_status:
@@ -436,6 +441,27 @@ class Reconciler:
             status.conditions = set_condition(
                 status.conditions, cond, "False", NicReason.PF_DRIVER_BOUND, "", gen
             )
+
+    def _reset_freed(self, obj: Obj, status: SriovPhysicalNicStatus, view: AllocationView) -> None:
+        """VFs the kubelet freed get their sliced state back (vfreset.py: sriov-cni's DEL does not
+        do it for vfio-pci VFs); the status shows them as they are now, an Event says what happened."""
+        ifname = status.interface or ""
+        pcis = {vf.index: vf.pci_address for vf in status.vfs}
+        outcomes = self.freed_vfs.step(self.host.netlink, ifname, view, pcis)
+        if not outcomes:
+            return
+        now = {vf.index: vf for vf in self.host.netlink.vfs(ifname)}
+        for vf in status.vfs:
+            if (info := now.get(vf.index)) is not None:
+                vf.mac, vf.vlan = info.mac, info.vlan
+        for outcome in outcomes:
+            message = outcome.message()
+            if outcome.failed:
+                log.warning("%s: %s", ifname, message)
+                self._after_status.append((obj, "Warning", NicReason.VF_RESET_FAILED, message))
+            else:
+                log.info("%s: %s", ifname, message)
+                self._after_status.append((obj, "Normal", NicReason.VF_RESET, message))
 
     def _pod(self, namespace: str, name: str) -> Obj | None:
         try:

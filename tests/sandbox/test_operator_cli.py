@@ -62,7 +62,8 @@ def test_operator_with_no_flags_renders_the_samples_nad(readme_sandbox: Path) ->
             cwd=readme_sandbox, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        wait_for(lambda: nads(readme_sandbox) == ["default/l3-vlan100"], timeout=60, what="the sample's NAD")
+        wanted = ["default/l3-vlan100", "default/l3-vlan100-vnic"]
+        wait_for(lambda: nads(readme_sandbox) == wanted, timeout=60, what="the sample's NADs (VF and vNIC)")
         assert "standalone (no peering)" in log.read_text()  # it says how it runs, at once
     finally:
         operator.terminate()

@@ -91,12 +91,16 @@ class DevicePlugins:
         if plugin.update(table, spec.vf_driver):
             log.info("%s: %d devices, %d healthy", plugin.resource, len(table),
                      sum(d.healthy for d in table.values()))  # fmt: skip
+        with self._lock:  # one view of both: a refresh moves a device from one to the other
+            allocated = dict(self.allocated)
+            handing_out = frozenset(d for d in self._pending if d not in allocated and d in table)
         owners = {
             vf.pci_address: self._owner(holder, lookup)
             for vf in status.vfs
-            if (holder := self.allocated.get(vf.pci_address)) is not None
+            if (holder := allocated.get(vf.pci_address)) is not None
         }
-        return AllocationView(frozenset(pci for pci, d in table.items() if d.healthy), owners)
+        healthy = frozenset(pci for pci, d in table.items() if d.healthy)
+        return AllocationView(healthy, owners, handing_out)
 
     def missing(self, interface: str) -> None:
         plugin = self.plugins.get(resource_name(interface))

@@ -71,7 +71,8 @@ class Netlink(Protocol):
         ...
 
     def vfs(self, ifname: str) -> list[VfInfo]:
-        """`ip link show IFNAME` VF lines (IFLA_VFINFO_LIST): mac and vlan per VF; empty without VFs."""
+        """`ip link show IFNAME` VF lines (IFLA_VFINFO_LIST): mac, vlan/qos, spoofchk, trust and link
+        state per VF; empty without VFs."""
         ...
 
     def set_vf(
@@ -82,9 +83,13 @@ class Netlink(Protocol):
         vlan: int | None = None,
         spoofchk: bool | None = None,
         trust: bool | None = None,
+        qos: int | None = None,
+        link_state: str | None = None,
     ) -> None:
-        """`ip link set IFNAME vf INDEX [mac M] [vlan V] [spoofchk on|off] [trust on|off]` (RTM_SETLINK
-        with IFLA_VFINFO_LIST): the PF driver enforces these on the VF; None leaves a setting as is."""
+        """`ip link set IFNAME vf INDEX [mac M] [vlan V [qos Q]] [spoofchk on|off] [trust on|off]
+        [state auto|enable|disable]` (RTM_SETLINK with IFLA_VFINFO_LIST): the PF driver enforces these
+        on the VF; None leaves a setting as is (qos goes with vlan). Raises the kernel's OSError
+        (EOPNOTSUPP when the PF driver lacks that setting, e.g. igb has no link state)."""
         ...
 
 

@@ -16,6 +16,11 @@ from kvsriov_agent.host import rtnetlink
 _NO_MAC = bytes(rtnetlink.ETH_ALEN)
 
 
+def _link_state(value: int) -> str:
+    states = rtnetlink.VF_LINK_STATES
+    return states[value] if value < len(states) else str(value)
+
+
 def vf_settings(msg: rtnetlink.LinkMessage) -> list[VfInfo]:
     """The PF's VF list; the kernel reports "not set" as the zero MAC and VLAN 0."""
     return [
@@ -23,6 +28,10 @@ def vf_settings(msg: rtnetlink.LinkMessage) -> list[VfInfo]:
             index=vf.index,
             mac=rtnetlink.format_mac(vf.mac) if vf.mac and vf.mac != _NO_MAC else None,
             vlan=vf.vlan or None,
+            qos=vf.qos,
+            spoofchk=vf.spoofchk,
+            trust=vf.trust,
+            link_state=_link_state(vf.link_state),
         )
         for vf in msg.vfs
     ]
@@ -55,6 +64,8 @@ class KernelNetlink:
         vlan: int | None = None,
         spoofchk: bool | None = None,
         trust: bool | None = None,
+        qos: int | None = None,
+        link_state: str | None = None,
     ) -> None:
         from pyroute2 import IPRoute
 
@@ -62,11 +73,15 @@ class KernelNetlink:
         if mac is not None:
             vf["mac"] = mac
         if vlan is not None:
-            vf["vlan"] = vlan  # 0 clears the VLAN (the PF stops tagging)
+            # 0 clears the VLAN (the PF stops tagging). IFLA_VF_VLAN carries no protocol: the
+            # kernel sets 802.1Q with it (net/core/rtnetlink.c, do_setvfinfo).
+            vf["vlan"] = {"vlan": vlan, "qos": qos or 0}
         if spoofchk is not None:
             vf["spoofchk"] = int(spoofchk)
         if trust is not None:
             vf["trust"] = int(trust)
+        if link_state is not None:
+            vf["link_state"] = rtnetlink.VF_LINK_STATES.index(link_state)
         with IPRoute() as ipr:
             found = ipr.link_lookup(ifname=ifname)
             if not found:

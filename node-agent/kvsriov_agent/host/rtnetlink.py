@@ -2,7 +2,7 @@
 
 Why not pyroute2 here: importing it loads ~130 modules (NDB with sqlite3, asyncio, unittest.mock)
 and costs ~11 MiB resident for the life of the agent, a fifth of its 60 MiB budget (issue 6),
-and ~3 s under TCG (TESTBED.md), all to read two attributes per VF. The agent only ever reads;
+and ~3 s under TCG (TESTBED.md), all to read a few attributes per VF. The agent only ever reads;
 writes (`ip link set ... vf`) stay with pyroute2 (netlink.py), imported on first use.
 
 Layouts are the kernel's UAPI, cited per constant; everything is host byte order except where
@@ -44,8 +44,16 @@ IFLA_CARRIER = 33
 IFLA_VF_INFO = 1
 IFLA_VF_MAC = 1  # struct ifla_vf_mac { __u32 vf; __u8 mac[32]; }
 IFLA_VF_VLAN = 2  # struct ifla_vf_vlan { __u32 vf; __u32 vlan; __u32 qos; }
+IFLA_VF_SPOOFCHK = 4  # struct ifla_vf_spoofchk { __u32 vf; __u32 setting; }
+IFLA_VF_LINK_STATE = 5  # struct ifla_vf_link_state { __u32 vf; __u32 link_state; }
+IFLA_VF_TRUST = 9  # struct ifla_vf_trust { __u32 vf; __u32 setting; }
 VF_MAC = struct.Struct("=I32s")
 VF_VLAN = struct.Struct("=III")
+VF_SETTING = struct.Struct("=II")  # the layout of spoofchk, link_state and trust
+#: rtnl_fill_vfinfo presets spoofchk and trust to -1 ("the driver did not say"), as a __u32.
+VF_SETTING_UNKNOWN = 0xFFFFFFFF
+#: IFLA_VF_LINK_STATE_AUTO, _ENABLE, _DISABLE, in value order, named as `ip link` prints them.
+VF_LINK_STATES = ("auto", "enable", "disable")
 #: RFC 2863 operational states in IFLA_OPERSTATE order (include/uapi/linux/if.h, IF_OPER_*), named
 #: as `ip link` prints them.
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
@@ -59,6 +67,10 @@ class VfSettings:
     index: int
     mac: bytes | None = None
     vlan: int | None = None
+    qos: int = 0
+    spoofchk: bool | None = None
+    trust: bool | None = None
+    link_state: int = 0
 
 
 @dataclass
@@ -98,9 +110,20 @@ def _vf(payload: memoryview) -> VfSettings | None:
             vf = vf or VfSettings(index)
             vf.mac = mac[:ETH_ALEN]
         elif kind == IFLA_VF_VLAN and len(value) >= VF_VLAN.size:
-            index, vlan, _qos = VF_VLAN.unpack_from(value)
+            index, vlan, qos = VF_VLAN.unpack_from(value)
             vf = vf or VfSettings(index)
-            vf.vlan = vlan
+            vf.vlan, vf.qos = vlan, qos
+        elif kind in (IFLA_VF_SPOOFCHK, IFLA_VF_TRUST, IFLA_VF_LINK_STATE) and len(value) >= VF_SETTING.size:
+            index, setting = VF_SETTING.unpack_from(value)
+            vf = vf or VfSettings(index)
+            if kind == IFLA_VF_LINK_STATE:
+                vf.link_state = setting
+            elif setting != VF_SETTING_UNKNOWN:
+                flag = bool(setting)
+                if kind == IFLA_VF_SPOOFCHK:
+                    vf.spoofchk = flag
+                else:
+                    vf.trust = flag
     return vf
 
 
