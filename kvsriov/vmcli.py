@@ -2,6 +2,7 @@
 
   nics VM        a VM's NICs: VF or vNIC, and for a VF its node, PF, VF index and PCI address
   attach-vf VM   add a VF NIC on an SR-IOV L3 network to a VM's spec
+  set-nic-type VM NIC vf|vnic   switch a stopped VM's NIC between VF and vNIC
 
 Where a VF is: the VM's active virt-launcher pod (the VMI's status.activePods on its node, found
 by the `kubevirt.io/created-by` label: kvsriov/kubevirt/launcher.py), its
@@ -22,6 +23,7 @@ from typing import Any
 from kvsriov import kubevirt
 from kvsriov.api.constants import GROUP, VERSION
 from kvsriov.api.kinds import L3_PLURAL, NIC_PLURAL
+from kvsriov.api.naming import VNIC_NAD_SUFFIX
 from kvsriov.kubevirt import launcher, vfsupply
 
 
@@ -205,6 +207,47 @@ def attach_vf_patch(
     }
 
 
+# -- set-nic-type --------------------------------------------------------------------------------
+
+
+def set_nic_type_patch(
+    vm: Mapping[str, Any], namespace: str, nic_name: str, kind: str, running: bool
+) -> dict[str, Any]:
+    """The patch that makes NIC `nic_name` a VF (`sriov`, the L3 network's NAD) or a vNIC
+    (`bridge`, its `-vnic` NAD: same PF, VLAN and IP pool); refused while the VM runs."""
+    name = f"{namespace}/{vm['metadata']['name']}"
+    if running:
+        raise Refusal(
+            f"VirtualMachine {name} is running: a NIC's type changes only while it is stopped; "
+            f"`virtctl stop {vm['metadata']['name']}`, switch, then start it"
+        )
+    spec = kubevirt.vmi_spec(vm)
+    interfaces = [dict(i) for i in ((spec.get("domain") or {}).get("devices") or {}).get("interfaces") or []]
+    networks = [dict(n) for n in spec.get("networks") or []]
+    interface = next((i for i in interfaces if i.get("name") == nic_name), None)
+    network = next((n for n in networks if n.get("name") == nic_name), None)
+    nad = ((network or {}).get("multus") or {}).get("networkName")
+    if interface is None or not nad:
+        names = ", ".join(nic.name for nic in kubevirt.nics(vm) if nic.secondary) or "none"
+        raise Refusal(f"VirtualMachine {name} has no NIC {nic_name} on a Multus network (it has: {names})")
+    nad = kubevirt.qualified(str(nad), namespace)
+    l3_nad = nad.removesuffix(VNIC_NAD_SUFFIX)
+    to_vf = kind == "vf"
+    if ("sriov" in interface) == to_vf:
+        raise Refusal(f"NIC {nic_name} of VirtualMachine {name} is already a {'VF' if to_vf else 'vNIC'}")
+    for binding in ("sriov", "bridge", "masquerade", "macvtap", "passt", "binding"):
+        interface.pop(binding, None)
+    interface["sriov" if to_vf else "bridge"] = {}
+    assert network is not None
+    network["multus"] = {**network["multus"], "networkName": l3_nad if to_vf else l3_nad + VNIC_NAD_SUFFIX}
+    return {
+        "metadata": {"resourceVersion": vm["metadata"].get("resourceVersion")},
+        "spec": {
+            "template": {"spec": {"domain": {"devices": {"interfaces": interfaces}}, "networks": networks}}
+        },
+    }
+
+
 # -- command line --------------------------------------------------------------------------------
 
 
@@ -226,7 +269,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     attach.add_argument("vm")
     attach.add_argument("--network", required=True, help="the SriovL3Network")
     attach.add_argument("--name", help="the interface name (default: the L3 network's name)")
-    for command in (nics, attach):
+    switch = sub.add_parser(
+        "set-nic-type", help="switch a stopped VM's NIC between VF and vNIC (same L3 network)"
+    )
+    switch.add_argument("vm")
+    switch.add_argument("nic", help="the interface name")
+    switch.add_argument("type", choices=["vf", "vnic"])
+    for command in (nics, attach, switch):
         command.add_argument("-n", "--namespace", default="default")
     return parser
 
@@ -242,6 +291,17 @@ def main(argv: list[str] | None = None, prog: str = "kubectl kvsriov") -> int:
                 print(f"\n{args.vm} waits for a VF: {why}")
             return 0
         vm = cluster.vm(args.namespace, args.vm)
+        if args.command == "set-nic-type":
+            running = cluster.vmi(args.namespace, args.vm) is not None
+            cluster.patch_vm(
+                args.namespace, args.vm, set_nic_type_patch(vm, args.namespace, args.nic, args.type, running)
+            )
+            shown = "a VF" if args.type == "vf" else "a vNIC"
+            print(
+                f"virtualmachine {args.namespace}/{args.vm}: NIC {args.nic} is now {shown}; "
+                "it gets it when it starts"
+            )
+            return 0
         iface = args.name or args.network
         patch = attach_vf_patch(vm, args.namespace, cluster.l3(args.network), args.network, iface)
         cluster.patch_vm(args.namespace, args.vm, patch)

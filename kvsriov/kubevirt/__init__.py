@@ -63,6 +63,17 @@ def vf_nics(obj: Obj) -> list[VmNic]:
     return [nic for nic in nics(obj) if nic.is_vf]
 
 
+def type_changes(old: Obj, new: Obj) -> list[str]:
+    """The NICs of both versions whose type (VF or vNIC) differs, as `name (VF -> vNIC)`."""
+    before = {nic.name: nic.is_vf for nic in nics(old)}
+    shown = {True: "VF", False: "vNIC"}
+    return [
+        f"{nic.name} ({shown[before[nic.name]]} -> {shown[nic.is_vf]})"
+        for nic in nics(new)
+        if nic.name in before and before[nic.name] != nic.is_vf
+    ]
+
+
 def qualified(network: str, namespace: str) -> str:
     """Multus accepts `nad` for the pod's own namespace; compare networks as `ns/nad`."""
     return network if "/" in network else f"{namespace}/{network}"

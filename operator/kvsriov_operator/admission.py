@@ -160,3 +160,23 @@ def migration_refusals(vmi: Mapping[str, Any] | None) -> list[FieldError]:
             "migrate; stop the VM, or detach its VF NICs first",
         )
     ]
+
+
+def nic_type_refusals(
+    old_vm: Mapping[str, Any] | None, vm: Mapping[str, Any], running: bool
+) -> list[FieldError]:
+    """DESIGN §1 step 4: a NIC switches between VF and vNIC only while its VM is stopped (the
+    reference rule; a running guest would lose or gain a device under it)."""
+    if old_vm is None or not running:
+        return []
+    changed = kubevirt.type_changes(old_vm, vm)
+    if not changed:
+        return []
+    name = f"{vm['metadata'].get('namespace')}/{vm['metadata']['name']}"
+    return [
+        FieldError(
+            "spec.template.spec.domain.devices.interfaces",
+            f"VirtualMachine {name} is running: NIC type of {', '.join(changed)} can change only "
+            "while it is stopped; stop it (virtctl stop), switch, start it",
+        )
+    ]

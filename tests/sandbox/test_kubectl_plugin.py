@@ -249,3 +249,40 @@ def test_attach_vf_refusals_say_what_to_do(kubeconfig: Path, cluster: Any) -> No
     )
     off = kubectl(kubeconfig, "kvsriov", "attach-vf", "vm-a", "--network", "l3-vlan100", "--name", "vf3")
     assert off.returncode == 1 and "SR-IOV is off on SriovL3Network l3-vlan100" in off.stderr
+
+
+def test_set_nic_type_is_refused_while_the_vm_runs(kubeconfig: Path, cluster: Any) -> None:
+    done = kubectl(kubeconfig, "kvsriov", "set-nic-type", "vm-a", "vf1", "vnic")
+    assert done.returncode == 1
+    assert (
+        "VirtualMachine default/vm-a is running: a NIC's type changes only while it is stopped" in done.stderr
+    )
+
+
+def test_set_nic_type_switches_a_stopped_vms_nic_and_back(kubeconfig: Path, cluster: Any) -> None:
+    cluster.delete_namespaced_custom_object("kubevirt.io", "v1", "default", "virtualmachineinstances", "vm-a")
+    done = kubectl(kubeconfig, "kvsriov", "set-nic-type", "vm-a", "vf1", "vnic")
+    assert done.returncode == 0, done.stderr
+    assert "NIC vf1 is now a vNIC" in done.stdout
+
+    def vf1() -> tuple[dict[str, Any], dict[str, Any]]:
+        spec = cluster.get_namespaced_custom_object(
+            "kubevirt.io", "v1", "default", "virtualmachines", "vm-a"
+        )["spec"]["template"]["spec"]
+        interface = next(i for i in spec["domain"]["devices"]["interfaces"] if i["name"] == "vf1")
+        network = next(n for n in spec["networks"] if n["name"] == "vf1")
+        return interface, network
+
+    assert vf1() == (
+        {"name": "vf1", "bridge": {}},
+        {"name": "vf1", "multus": {"networkName": "default/l3-vlan100-vnic"}},
+    )
+    rows = [line.split() for line in kubectl(kubeconfig, "kvsriov", "nics", "vm-a").stdout.splitlines()]
+    assert rows[2][:3] == ["vf1", "vNIC", "default/l3-vlan100-vnic"]
+    again = kubectl(kubeconfig, "kvsriov", "set-nic-type", "vm-a", "vf1", "vnic")
+    assert again.returncode == 1 and "is already a vNIC" in again.stderr
+    assert kubectl(kubeconfig, "kvsriov", "set-nic-type", "vm-a", "vf1", "vf").returncode == 0
+    assert vf1() == (
+        {"name": "vf1", "sriov": {}},
+        {"name": "vf1", "multus": {"networkName": "default/l3-vlan100"}},
+    )

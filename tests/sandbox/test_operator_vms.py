@@ -11,6 +11,7 @@ an SR-IOV L3 network on em2. A VM with two VF NICs:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -150,3 +151,24 @@ def test_a_stopped_vm_is_not_warned(kubeconfig: Path, cluster: Cluster, operator
     )
     assert started.returncode == 0, started.stderr
     assert "it will wait for a free VF when it starts" in started.stderr
+
+
+def test_a_nic_type_switch_made_by_hand_is_refused_while_the_vm_runs(
+    kubeconfig: Path, cluster: Cluster, operator: None
+) -> None:
+    stored = cluster.custom.create_namespaced_custom_object(
+        *KV, "virtualmachines", kubevirt.vm(NS, "vm-c", ["l3-vlan100"], run_strategy="Always")
+    )
+    vmi = kubevirt.vmi_of(stored)
+    cluster.custom.create_namespaced_custom_object(*KV, "virtualmachineinstances", vmi)
+    template = stored["spec"]["template"]["spec"]
+    template["domain"]["devices"]["interfaces"][1] = {"name": "vf1", "bridge": {}}
+    template["networks"][1] = {"name": "vf1", "multus": {"networkName": "l3-vlan100-vnic"}}
+    patch = {"spec": {"template": {"spec": template}}}
+    with pytest.raises(kubernetes.client.ApiException) as refused:
+        cluster.custom.patch_namespaced_custom_object(*KV, "virtualmachines", "vm-c", patch)
+    assert refused.value.status == 422
+    message = json.loads(refused.value.body)["message"]  # the real server escapes ">" as \u003e
+    assert "VirtualMachine default/vm-c is running: NIC type of vf1 (VF -> vNIC) can change only" in message
+    cluster.custom.delete_namespaced_custom_object(*KV, "virtualmachineinstances", "vm-c")  # stopped
+    cluster.custom.patch_namespaced_custom_object(*KV, "virtualmachines", "vm-c", patch)

@@ -48,7 +48,7 @@ def operator(kube_client: kubernetes.client.ApiClient) -> Iterator[None]:
             config = admission.read_validating_webhook_configuration(CONFIGURATION)
         except ApiException:
             return False
-        return len(config.webhooks or []) == 6 and all(w.client_config.ca_bundle for w in config.webhooks)
+        return len(config.webhooks or []) == 7 and all(w.client_config.ca_bundle for w in config.webhooks)
 
     with running_operator(kube_client, Knobs(webhook=webhook)):
         wait_for(registered, timeout=20, what="kopf to register the validating webhooks")

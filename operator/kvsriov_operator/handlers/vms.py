@@ -26,6 +26,7 @@ from kvsriov.api.conditions import now_rfc3339
 from kvsriov.api.naming import resource_name
 from kvsriov.kubevirt import vfsupply
 from kvsriov.kubevirt.launcher import NetworkSelection
+from kvsriov_operator import admission
 from kvsriov_operator.cache import ClusterCache
 from kvsriov_operator.handlers.launcher import nad_resources
 
@@ -147,3 +148,30 @@ async def warn_short_of_vfs(
     wanted = await asyncio.to_thread(wanted_vfs, memo.clients.custom, vm)
     if wanted:
         warnings.extend(vfsupply.shortfall_warnings(wanted, node_vfs(memo.clients.cache)))
+
+
+def _vmi_exists(custom: kubernetes.client.CustomObjectsApi, namespace: str, name: str) -> bool:
+    try:
+        custom.get_namespaced_custom_object(*KUBEVIRT, namespace, "virtualmachineinstances", name)
+    except kubernetes.client.ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+@kopf.on.validate(*KUBEVIRT, "virtualmachines", id="vm-nic-type", operations=["UPDATE"], ignore_failures=True)
+async def refuse_nic_type_switch_while_running(
+    body: kopf.Body, memo: kopf.Memo, old: kopf.Body | None = None, **_: Any
+) -> None:
+    """The same rule as `kubectl kvsriov set-nic-type`, for an edit made by hand. Ignore on
+    failure: an operator outage must not block VM edits (the CLI checks the rule itself)."""
+    if old is None or not kubevirt.type_changes(old, body):
+        return
+    meta = body.get("metadata") or {}
+    running = await asyncio.to_thread(
+        _vmi_exists, memo.clients.custom, meta.get("namespace") or "default", meta.get("name") or ""
+    )
+    refusals = admission.nic_type_refusals(old, body, running)
+    if refusals:
+        raise kopf.AdmissionError("; ".join(map(str, refusals)), code=422)
