@@ -3,6 +3,8 @@
 #   sriov   - github.com/k8snetworkplumbingwg/sriov-cni, cmd/sriov, pinned below (SRIOV_CNI_REF)
 #   static, host-device - github.com/containernetworking/plugins (ipam/static, main/host-device),
 #             pinned in go.mod; host-device checks the test's CNI runner on its own
+#   bridge  - github.com/containernetworking/plugins (main/bridge), same pin: the vNIC NAD's
+#             plugin, which tests/hil/test_vf_vnic_reach_hil.py runs next to a VF
 # into <repo>/.cache/cni/<key>/ (git-ignored, and inside the project share, so the QEMU guest
 # sees it: the guest does not see ~/.cache). Prints that directory. Cached: a second run with
 # the same pins returns at once.
@@ -12,7 +14,7 @@
 # into a pseudo-version. KVSRIOV_SRIOV_CNI_SRC=<a sriov-cni checkout> builds from that instead.
 #
 # <repo>/.cache/cni/current points at the directory of the latest run.
-# Exit 0: both built. Exit 3: something could not be built (go missing, or sriov-cni not
+# Exit 0: all built. Exit 3: something could not be built (go missing, or sriov-cni not
 # obtainable); the reason is on stderr, and whatever could be built is still in the directory.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,10 +26,11 @@ key=$( (cat "$here/go.mod" "$here/go.sum" "$here/tools.go"; echo "$SRIOV_CNI_REF
   | sha256sum | cut -c1-12)
 out="${KVSRIOV_CNI_CACHE:-$repo/.cache/cni}/$key"
 mkdir -p "$out"
-if [ ! -x "$out/static" ] || [ ! -x "$out/host-device" ]; then
-  echo "building the CNI reference plugins static and host-device into $out" >&2
+if [ ! -x "$out/static" ] || [ ! -x "$out/host-device" ] || [ ! -x "$out/bridge" ]; then
+  echo "building the CNI reference plugins static, host-device and bridge into $out" >&2
   (cd "$here" && go build -trimpath -o "$out/" github.com/containernetworking/plugins/plugins/ipam/static \
-    github.com/containernetworking/plugins/plugins/main/host-device) >&2
+    github.com/containernetworking/plugins/plugins/main/host-device \
+    github.com/containernetworking/plugins/plugins/main/bridge) >&2
 fi
 ln -sfn "$key" "$(dirname "$out")/current"  # what the hil test looks for
 if [ ! -x "$out/sriov" ] && [ -f "$out/sriov.unavailable" ] && [ -z "${KVSRIOV_CNI_RETRY:-}" ]; then

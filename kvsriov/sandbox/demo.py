@@ -11,7 +11,9 @@ and prints what they would see: tables, conditions and refusals.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -29,11 +31,14 @@ from kubernetes import client, config
 from kvsriov.api.constants import API_VERSION, GROUP, VERSION
 from kvsriov.api.kinds import HOST_PLURAL, L2_KIND, L2_PLURAL, L3_KIND, L3_PLURAL, NIC_PLURAL
 from kvsriov.api.naming import devinfo_file_name
+from kvsriov.kubevirt import launcher
 from kvsriov.paths import crds_dir
+from kvsriov.sandbox import kubevirt
 from kvsriov.sandbox.apiserver.server import EmulatedApiServer
 from kvsriov.sandbox.host.simhost import fuse_unavailable, mount_sim_host
 from kvsriov.sandbox.kubelet.deviceplugins import StandInKubelet
 from kvsriov.sandbox.kubelet.podresources import FakePodResources
+from kvsriov.sandbox.kubevirt import LauncherNic
 from kvsriov.sandbox.wait import wait_for
 
 NODES = ("node-1", "node-2")
@@ -42,7 +47,14 @@ NODE_LABEL = {"kvsriov.io/sriov": "true"}
 SETTLE_TIMEOUT_S = 90.0
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 VIRT_LAUNCHER = "virt-launcher-vm-a-x7k2p"
+#: VFs per em2: few, so that step 5 can show a VM that no single node can take.
+VFS = 4
+RESOURCE = "kvsriov.io/em2"
 Say = Callable[[str], None]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _free_port() -> int:
@@ -71,6 +83,7 @@ class Cluster:
 
     def __init__(self, url: str, kubeconfig: Path) -> None:
         self.url = url
+        self.kubeconfig = kubeconfig
         self.api = config.new_client_from_config(config_file=str(kubeconfig))
         self.custom = client.CustomObjectsApi(self.api)
         self.core = client.CoreV1Api(self.api)
@@ -209,17 +222,17 @@ def walk_through(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]
     ready = _condition(cluster.get(hosts, "node-1"), "Ready")
     say(f"node-1 Ready={ready.get('status')} ({ready.get('reason')}): {ready.get('message')}\n")
 
-    say("== Step 2: slice em2 into 32 VFs on both hosts (SriovPhysicalNic, discovered by the agent)")
+    say("== Step 2: slice em2 into 4 VFs on both hosts (SriovPhysicalNic, discovered by the agent)")
     say(f"$ kubectl get {NIC_PLURAL}")
     say(cluster.table(nics))
-    say('\n$ kubectl patch srnic node-1.em2 node-2.em2 --type=merge -p \'{"spec":{"numVfs":32}}\'')
+    say('\n$ kubectl patch srnic node-1.em2 node-2.em2 --type=merge -p \'{"spec":{"numVfs":4}}\'')
     for node in NODES:
-        cluster.patch_spec(nics, f"{node}.em2", {"numVfs": 32})
+        cluster.patch_spec(nics, f"{node}.em2", {"numVfs": VFS})
     for node in NODES:
         _wait(
-            f"{node}.em2 sliced into 32 VFs bound to vfio-pci",
+            f"{node}.em2 sliced into {VFS} VFs bound to vfio-pci",
             lambda n=node: (  # type: ignore[misc]  # mypy cannot type a lambda default (n=node: B023)
-                (cluster.get(nics, f"{n}.em2").get("status") or {}).get("vfsAvailable") == 32
+                (cluster.get(nics, f"{n}.em2").get("status") or {}).get("vfsAvailable") == VFS
             ),
         )
     say(cluster.table(nics) + "\n")
@@ -284,6 +297,8 @@ def walk_through(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]
                  "192.168.100.1")))  # fmt: skip
 
     give_a_vm_a_vf(cluster, say, kubelets["node-2"])
+    stop_and_start(cluster, say, kubelets["node-2"])
+    no_vf_free(cluster, say)
 
     say("== Restore em2 on node-2 (numVfs 0) while vm-a runs on one of its VFs")
     cluster.patch_spec(nics, "node-2.em2", {"numVfs": 0})
@@ -293,48 +308,40 @@ def walk_through(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]
     )
     sliced = _condition(cluster.get(nics, "node-2.em2"), "Sliced")
     say(f"node-2.em2 Sliced={sliced.get('status')} ({sliced.get('reason')}): {sliced.get('message')}")
-    say("\n# vm-a stops: the kubelet frees its VF, and the restore the spec asks for goes ahead")
-    kubelets["node-2"].delete_pod("default", VIRT_LAUNCHER)
-    cluster.core.delete_namespaced_pod(VIRT_LAUNCHER, "default")
+    say("\n$ virtctl stop vm-a   # the kubelet frees its VF, and the restore the spec asks for goes ahead")
+    stop_vm(cluster, kubelets["node-2"])
     _wait(
         "the L2 network reacting to node-2's restore",
         lambda: (cluster.get(L2_PLURAL, "l2-em2-vlan100").get("status") or {}).get("effective") == "1/2",
     )
     say(f"$ kubectl get {NIC_PLURAL},{L2_PLURAL}")
     say(cluster.table(nics))
-    say(cluster.table(L2_PLURAL))
+    say(cluster.table(L2_PLURAL) + "\n")
+    switch_nic_type(cluster, say, kubelets["node-2"], cluster.kubeconfig)
 
 
 def give_a_vm_a_vf(cluster: Cluster, say: Say, kubelet: StandInKubelet) -> None:
-    """Step 4 as the kubelet lives it: vm-a's virt-launcher pod asks for one VF of the NAD's resource."""
-    resource = "kvsriov.io/em2"
-    say(f"== Step 4: VM vm-a with a VF NIC on l3-vlan100, scheduled to node-2 (device plugin {resource})")
+    """Step 4 on a default KubeVirt 1.9: the launcher pod asks for no VF until the operator's webhook
+    adds the request; the kubelet's device plugin then hands one VF to vm-a's pod."""
+    resource = RESOURCE
+    say(f"== Step 4: VM vm-a with a VF NIC on l3-vlan100, on KubeVirt v1.9.0 (device plugin {resource})")
+    kv = kubevirt.kubevirt_cr("v1.9.0")
+    cluster.core.create_namespace({"metadata": {"name": kubevirt.KUBEVIRT_NAMESPACE}})
+    kv_args = ("kubevirt.io", "v1", kubevirt.KUBEVIRT_NAMESPACE, "kubevirts")
+    cluster.custom.create_namespaced_custom_object(*kv_args, kv)
+    cluster.custom.patch_namespaced_custom_object_status(*kv_args, "kubevirt", {"status": kv["status"]})
     _wait(
-        f"node-2's kubelet listing 32 healthy {resource} devices",
-        lambda: len(kubelet.healthy(resource)) == 32,
+        "the operator reading KubeVirt's version and gates",
+        lambda: "v1.9.0" in _condition(cluster.get(L3_PLURAL, "l3-vlan100"), "VfRequests").get("message", ""),
     )
-    numa = sorted({n for _, nodes in kubelet.devices(resource).values() for n in nodes})
-    say(f"node-2's kubelet: {len(kubelet.healthy(resource))} healthy {resource} devices, NUMA node {numa}")
-    # What KubeVirt creates for a VM whose interface has `sriov: {}` on that network.
-    labels = {"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": "vm-a"}
-    limits = {resource: "1"}
-    compute = {
-        "name": "compute",
-        "image": "virt-launcher",
-        "resources": {"limits": limits, "requests": limits},
-    }
-    cluster.core.create_namespaced_pod(
-        "default",
-        {
-            "metadata": {"name": VIRT_LAUNCHER, "labels": labels},
-            "spec": {"nodeName": "node-2", "containers": [compute]},
-        },
+    vf_requests = _condition(cluster.get(L3_PLURAL, "l3-vlan100"), "VfRequests")
+    say(f"l3-vlan100 VfRequests={vf_requests['status']} ({vf_requests['reason']}): {vf_requests['message']}")
+    _wait(
+        f"node-2's kubelet listing {VFS} healthy {resource} devices",
+        lambda: len(kubelet.healthy(resource)) == VFS,
     )
-    chosen, response = kubelet.admit("default", VIRT_LAUNCHER, resource, 1)
-    say(f"$ kubectl exec {VIRT_LAUNCHER} -- env | grep PCIDEVICE")
-    say("\n".join(f"{k}={v}" for k, v in response.envs.items()))
-    say(f"devices in the pod: {', '.join(d.container_path for d in response.devices)}")
-    say(f"NPWG device-info for Multus ({chosen[0]}): {kubelet_devinfo(kubelet, resource, chosen[0])}")
+    vm = cluster.custom.create_namespaced_custom_object(*VMS, kubevirt.vm("default", "vm-a", ["l3-vlan100"]))
+    start_vm(cluster, say, kubelet, vm)
     _wait(
         "node-2.em2 showing the VF in use by vm-a",
         lambda: (cluster.get(NIC_PLURAL, "node-2.em2").get("status") or {}).get("state") == "InUse",
@@ -343,6 +350,121 @@ def give_a_vm_a_vf(cluster: Cluster, say: Say, kubelet: StandInKubelet) -> None:
     say(f"$ kubectl get {NIC_PLURAL} node-2.em2")
     say(cluster.table(NIC_PLURAL, "node-2.em2"))
     say(f"VF {vf['index']} ({vf['pciAddress']}) allocated to {vf.get('owner')}\n")
+
+
+VMS = ("kubevirt.io", "v1", "default", "virtualmachines")
+VMIS = ("kubevirt.io", "v1", "default", "virtualmachineinstances")
+
+
+def start_vm(cluster: Cluster, say: Say, kubelet: StandInKubelet, vm: dict[str, Any]) -> None:
+    """What KubeVirt does when a VM starts: its VMI, and the launcher pod on node-2 (without VF
+    requests, as virt-controller 1.9 makes it), which the node-2 kubelet then admits."""
+    cluster.custom.create_namespaced_custom_object(*VMIS, kubevirt.vmi_of(vm))
+    vmi = cluster.custom.get_namespaced_custom_object(*VMIS, "vm-a")
+    pod = kubevirt.launcher_pod(vmi, [LauncherNic("vf1", "l3-vlan100")])
+    pod["metadata"]["name"] = VIRT_LAUNCHER
+    pod["spec"]["nodeName"] = "node-2"
+    created = cluster.core.api_client.sanitize_for_serialization(
+        cluster.core.create_namespaced_pod("default", pod)
+    )
+    compute = launcher.compute_container(created) or {}
+    asked = (compute.get("resources") or {}).get("limits", {}).get(RESOURCE)
+    say(
+        f"$ kubectl get pod {VIRT_LAUNCHER} "
+        "-o jsonpath='{.spec.containers[?(@.name==\"compute\")].resources.limits}'"
+    )
+    say(
+        f"{RESOURCE}: {asked}   (added by the operator's launcher-pod webhook; virt-controller 1.9 adds none)"
+    )
+    chosen, response = kubelet.admit("default", VIRT_LAUNCHER, RESOURCE, int(asked or 0))
+    say(f"$ kubectl exec {VIRT_LAUNCHER} -- env | grep PCIDEVICE   # for DPDK pods and KubeVirt < 1.7")
+    say("\n".join(f"{k}={v}" for k, v in response.envs.items()))
+    say(f"devices in the pod: {', '.join(d.container_path for d in response.devices)}")
+    say(
+        f"NPWG device-info for Multus, read by KubeVirt ({chosen[0]}): "
+        f"{kubelet_devinfo(kubelet, RESOURCE, chosen[0])}"
+    )
+
+
+def stop_vm(cluster: Cluster, kubelet: StandInKubelet) -> None:
+    """`virtctl stop vm-a`: KubeVirt deletes the VMI and its launcher pod; the kubelet frees the VF."""
+    kubelet.delete_pod("default", VIRT_LAUNCHER)
+    cluster.core.delete_namespaced_pod(VIRT_LAUNCHER, "default")
+    cluster.custom.delete_namespaced_custom_object(*VMIS, "vm-a")
+
+
+def free_vfs(cluster: Cluster, nic: str) -> int:
+    return int((cluster.get(NIC_PLURAL, nic).get("status") or {}).get("vfsAvailable") or 0)
+
+
+def stop_and_start(cluster: Cluster, say: Say, kubelet: StandInKubelet) -> None:
+    """Step 5: stopping a VM frees its VF, starting takes one again."""
+    say("== Step 5: stop vm-a (its VF is freed), start it (it takes one again)\n$ virtctl stop vm-a")
+    stop_vm(cluster, kubelet)
+    _wait("node-2.em2 showing its VF free again", lambda: free_vfs(cluster, "node-2.em2") == VFS)
+    say(cluster.table(NIC_PLURAL, "node-2.em2"))
+    say("$ virtctl start vm-a")
+    start_vm(cluster, say, kubelet, cluster.custom.get_namespaced_custom_object(*VMS, "vm-a"))
+    _wait("node-2.em2 showing the VF taken again", lambda: free_vfs(cluster, "node-2.em2") == VFS - 1)
+    say(cluster.table(NIC_PLURAL, "node-2.em2") + "\n")
+
+
+def no_vf_free(cluster: Cluster, say: Say) -> None:
+    """Step 5b: a VM that asks for more VFs than the cluster has free is warned when created, and
+    told where VFs are while it waits (VfAvailable on its VMI, mirrored by KubeVirt to the VM)."""
+    wanted = 2 * VFS
+    say(f"== Step 5b: vm-big with {wanted} VF NICs on l3-vlan100 ({2 * VFS - 1} VFs are free)")
+    body = kubevirt.vm("default", "vm-big", ["l3-vlan100"] * wanted)
+    request = urllib.request.Request(
+        f"{cluster.url}/apis/kubevirt.io/v1/namespaces/default/virtualmachines",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # raw, to show the Warning header
+        created, warnings = json.load(response), response.headers.get_all("Warning") or []
+    say("$ kubectl create -f vm-big.yaml")
+    for warning in warnings:
+        say(f"Warning: {warning.split(' ', 2)[-1].strip(chr(34))}")
+    vmi = kubevirt.vmi_of(created)
+    vmi["metadata"]["name"] = "vm-big"
+    vmi["status"] = {"phase": "Scheduling", "conditions": [kubevirt.unschedulable([RESOURCE], 2, _now())]}
+    cluster.custom.create_namespaced_custom_object(*VMIS, vmi)  # as the scheduler and KubeVirt leave it
+    _wait(
+        "vm-big's VfAvailable condition",
+        lambda: any(
+            c.get("type") == "VfAvailable"
+            for c in cluster.custom.get_namespaced_custom_object(*VMIS, "vm-big")
+            .get("status", {})
+            .get("conditions", [])
+        ),
+    )
+    conditions = cluster.custom.get_namespaced_custom_object(*VMIS, "vm-big")["status"]["conditions"]
+    waiting = next(c for c in conditions if c["type"] == "VfAvailable")
+    say(f"vm-big VfAvailable={waiting['status']} ({waiting['reason']}): {waiting['message']}\n")
+    cluster.custom.delete_namespaced_custom_object(*VMIS, "vm-big")
+
+
+def switch_nic_type(cluster: Cluster, say: Say, kubelet: StandInKubelet, kubeconfig: Path) -> None:
+    """Step 6: vm-a's NIC becomes a vNIC of the same network (its -vnic NAD), refused while it runs."""
+    say("== Step 6: switch vm-a's NIC vf1 to a vNIC on the same network (bridge on br-em2, VLAN 100)")
+    nad = client.CustomObjectsApi(cluster.api).get_namespaced_custom_object(
+        "k8s.cni.cncf.io", "v1", "default", "network-attachment-definitions", "l3-vlan100-vnic"
+    )
+    say("$ kubectl get net-attach-def l3-vlan100-vnic -o jsonpath='{.spec.config}'")
+    say(nad["spec"]["config"])
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    command = [sys.executable, "-m", "kvsriov.cli", "vm", "set-nic-type", "vm-a", "vf1", "vnic"]
+    for _ in range(2):
+        say("$ kubectl kvsriov set-nic-type vm-a vf1 vnic")
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+        say((done.stdout + done.stderr).strip())
+        if done.returncode == 0:
+            break
+        say("$ virtctl stop vm-a")
+        stop_vm(cluster, kubelet)
+    nics = subprocess.run([*command[:4], "nics", "vm-a"], env=env, capture_output=True, text=True, timeout=60)
+    say("$ kubectl kvsriov nics vm-a\n" + nics.stdout)
 
 
 def kubelet_devinfo(kubelet: StandInKubelet, resource: str, device: str) -> str:
