@@ -124,7 +124,8 @@ def run(
         check_peering(clients.api, peering)
     LOG.info(
         "kvsriov operator: %s",
-        f"peering {peering!r}: acting while the highest-priority replica" if peering
+        f"peering {peering!r}: acting while the highest-priority replica"
+        if peering
         else "standalone (no peering): acting at once; run one replica",
     )
     asyncio.run(
