@@ -75,7 +75,10 @@ def test_allocate_contents_devinfo_and_status(node: Node) -> None:
     node.client.create(PODS, {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "virt-launcher-vm1-x", "namespace": "default",
-                     "labels": {"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": "vm1"}},
+                     "labels": {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "vmi-uid-1"},
+                     # KubeVirt's identity of the VM: the VMI as controller owner (template.go)
+                     "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+                             "name": "vm1", "uid": "vmi-uid-1", "controller": True}]},
         "spec": {"containers": [{"name": "compute", "image": "virt-launcher"}]},
     }, namespace="default")  # fmt: skip
     node.set_vfs("em1", 4)

@@ -155,7 +155,9 @@ def test_slicing_refused_naming_the_vms_that_hold_vfs(
             "metadata": {
                 "name": "virt-launcher-vm1-abcde",
                 "namespace": "default",
-                "labels": {"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": "vm1"},
+                "labels": {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "vmi-uid-1"},
+                "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+                             "name": "vm1", "uid": "vmi-uid-1", "controller": True}],
             },
             "spec": {"containers": [{"name": "compute", "image": "virt-launcher"}]},
         },

@@ -109,10 +109,12 @@ def test_limits_and_bond_rule(
 def test_forced_restore_records_the_vms_that_lost_a_nic(
     client: KubeClient, kubeconfig: Path, sim: Path, kubelet: FakePodResources, tmp_path: Path
 ) -> None:
-    labels = {"vm.kubevirt.io/name": "vm1"}
+    labels = {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "vmi-uid-1"}
     client.create(PODS, {
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "virt-launcher-vm1-x", "namespace": "default", "labels": labels},
+        "metadata": {"name": "virt-launcher-vm1-x", "namespace": "default", "labels": labels,
+                     "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+                             "name": "vm1", "uid": "vmi-uid-1", "controller": True}]},
         "spec": {"containers": [{"name": "compute", "image": "virt-launcher"}]},
     }, namespace="default")  # fmt: skip
     with running_agent(kubeconfig, sim, kubelet.socket_path, tmp_path / "agent.log"):

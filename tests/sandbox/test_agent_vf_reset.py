@@ -132,7 +132,10 @@ def start_vm(node: Node) -> tuple[int, str]:
         {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": LAUNCHER, "namespace": "default",
-                         "labels": {"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": "vm1"}},
+                         "labels": {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "vmi-uid-1"},
+                         "ownerReferences": [{"apiVersion": "kubevirt.io/v1",
+                             "kind": "VirtualMachineInstance",
+                             "name": "vm1", "uid": "vmi-uid-1", "controller": True}]},
             "spec": {"containers": [{"name": "compute", "image": "virt-launcher"}]},
         },
         namespace="default",

@@ -1,20 +1,17 @@
-"""Map a virt-launcher pod to the KubeVirt VM it runs.
+"""Map a virt-launcher pod to the KubeVirt VM it runs (for the agent's in-use messages).
 
-KubeVirt labels every virt-launcher pod (pkg/virt-controller/services/template.go):
-`kubevirt.io: virt-launcher`, `kubevirt.io/created-by: <VMI uid>`,
-`vm.kubevirt.io/name: <VMI name>` (newer releases), `kubevirt.io/domain: <VMI name>`,
-and its controller ownerReference is the VirtualMachineInstance (named like its VM).
-A VM and its VMI share name and namespace, so any of these gives the VM.
+By KubeVirt's own identity (kvsriov/kubevirt/launcher.py): the pod's controller
+ownerReference is the VirtualMachineInstance, named like its VM; without it (an owner
+stripped by hand), the `kubevirt.io/domain` annotation. Not the `vm.kubevirt.io/name`
+label: it is deprecated and holds the sanitized host name, wrong when the VM sets
+spec.hostname (pkg/virt-controller/services/template.go).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-LABEL_VM_NAME = "vm.kubevirt.io/name"
-LABEL_DOMAIN = "kubevirt.io/domain"
-LABEL_COMPONENT = "kubevirt.io"
-VIRT_LAUNCHER = "virt-launcher"
+from kvsriov.kubevirt import launcher
 
 
 def vm_of_pod(pod: dict[str, Any] | None, namespace: str, name: str) -> str:
@@ -23,12 +20,11 @@ def vm_of_pod(pod: dict[str, Any] | None, namespace: str, name: str) -> str:
     Without the pod object (deleted meanwhile, or no read access) the pod is named:
     the guard still refuses, it just cannot say which VM.
     """
-    meta = (pod or {}).get("metadata", {})
-    labels = meta.get("labels") or {}
-    vm = labels.get(LABEL_VM_NAME) or labels.get(LABEL_DOMAIN)
-    if not vm:
-        owners = meta.get("ownerReferences") or []
-        vm = next((o.get("name") for o in owners if o.get("kind") == "VirtualMachineInstance"), None)
+    body = pod or {}
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    vm = launcher.vmi_name_of(body) or (
+        annotations.get(launcher.ANNOTATION_DOMAIN) if launcher.is_launcher(body) else None
+    )
     if vm:
         return f"VM {namespace}/{vm}"
     return f"pod {namespace}/{name}"
