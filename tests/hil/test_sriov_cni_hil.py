@@ -7,10 +7,11 @@ runtime adds or this test bed cannot have:
 
 * `deviceID`: the VF's PCI address, as Multus adds it from the device plugin's allocation
   (sriov-cni reads it from the top level of the config: pkg/types NetConf `deviceID`);
-* the pod's MAC, as Multus passes it for our config: in CNI_ARGS (`MAC=...`, next to
-  IgnoreUnknown and the K8S_POD_* keys). Multus also offers it as `runtimeConfig.mac`, but
-  libcni hands that on only to a config declaring `capabilities: {"mac": true}`, which ours
-  does not; sriov-cni reads both (pkg/cnicommands getEnvArgs, RuntimeConfig.Mac);
+* the pod's MAC, both ways Multus passes it: in CNI_ARGS (`MAC=...`, next to IgnoreUnknown
+  and the K8S_POD_* keys; multus pkg/multus delegateAdd, always, "deprecated in 3.5") and as
+  `runtimeConfig.mac`, which libcni injects only into a config declaring `capabilities:
+  {"mac": true}` (containernetworking/cni libcni/api.go injectRuntimeConfig), as ours does;
+  sriov-cni prefers the runtimeConfig (pkg/cnicommands CmdAdd: "RuntimeConfig takes preference");
 * `ipam`: whereabouts allocates through the Kubernetes API, which the guest has not (it is
   exercised with the cluster elsewhere); here the CNI reference `static` plugin takes its
   place, with the first address of the rendered range and the rendered gateway.
@@ -103,6 +104,8 @@ def run_cni(
             + ([f"MAC={mac}"] if mac else [])
         ),
     }
+    if mac and (conf.get("capabilities") or {}).get("mac"):
+        conf = {**conf, "runtimeConfig": {**(conf.get("runtimeConfig") or {}), "mac": mac}}
     VAR_LIB.mkdir(exist_ok=True)
     wrapped = [
         "unshare", "--mount", "--propagation", "private",
