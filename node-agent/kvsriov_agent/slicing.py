@@ -82,7 +82,7 @@ def plan_numvfs(current: int, desired: int, total_vfs: int, in_use: dict[int, st
         )
         return SlicePlan(
             refused=f"spec.numVfs: {desired} refused: {why}, and these are in use by running VMs: "
-            f"{owners}. Stop them (or detach their VF NICs), or set spec.force: true to take the VFs away"
+            f"{owners}. Stop them (virtctl stop), or set spec.force: true to take the VFs away"
         )
     return SlicePlan(steps=numvfs_steps(current, desired), lost=lost)
 

@@ -157,7 +157,8 @@ def migration_refusals(vmi: Mapping[str, Any] | None) -> list[FieldError]:
         FieldError(
             "spec.vmiName",
             f"VirtualMachineInstance {name} has VF NICs ({', '.join(nics)}): a VM with a VF NIC cannot "
-            "migrate; stop the VM, or detach its VF NICs first",
+            "migrate; stop the VM first (KubeVirt cannot take a VF NIC off a running VM: it hot-unplugs "
+            "only bridge NICs)",
         )
     ]
 

@@ -200,6 +200,27 @@ def test_a_vm_with_a_vf_nic_cannot_migrate(cluster: Cluster, operator: None) -> 
     assert message == (
         f'admission webhook "vmim.{CONFIGURATION}" denied the request: spec.vmiName: '
         "VirtualMachineInstance default/vm-vf has VF NICs (vf1 on l3-vlan100): a VM with a VF NIC cannot "
-        "migrate; stop the VM, or detach its VF NICs first"
+        "migrate; stop the VM first (KubeVirt cannot take a VF NIC off a running VM: it hot-unplugs "
+        "only bridge NICs)"
     )
     migrate("vm-plain")  # no VF NIC: KubeVirt's own rules decide
+
+
+def test_webhooks_on_kubevirt_objects_never_block_the_cluster_when_the_operator_is_down(
+    kube_client: kubernetes.client.ApiClient, operator: None
+) -> None:
+    """Ours fail closed (a refusal missed would store a broken network); KubeVirt's objects fail
+    open: an outage must not refuse every migration nor every VM edit in the cluster."""
+    config = kubernetes.client.AdmissionregistrationV1Api(kube_client).read_validating_webhook_configuration(
+        CONFIGURATION
+    )
+    policies = {w.name.split(".")[0]: w.failure_policy for w in config.webhooks}
+    assert policies == {
+        "host": "Fail",
+        "l2": "Fail",
+        "l3": "Fail",
+        "nic": "Fail",
+        "vmim": "Ignore",
+        "vm-vfs": "Ignore",
+        "vm-nic-type": "Ignore",
+    }

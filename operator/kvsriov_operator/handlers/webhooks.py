@@ -65,9 +65,20 @@ def validate_l3(
     _refuse(admission.l3_refusals(body, l2, siblings, old if operation == "UPDATE" else None))
 
 
-@kopf.on.validate("kubevirt.io", "v1", "virtualmachineinstancemigrations", id="vmim", operations=["CREATE"])
+@kopf.on.validate(
+    "kubevirt.io",
+    "v1",
+    "virtualmachineinstancemigrations",
+    id="vmim",
+    operations=["CREATE"],
+    ignore_failures=True,
+)
 def validate_migration(body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
-    """DESIGN §4: a running VM with a VF NIC cannot migrate (live or storage)."""
+    """DESIGN §4: a running VM with a VF NIC cannot migrate (live or storage).
+
+    failurePolicy Ignore: with Fail, an operator outage would refuse every migration in the
+    cluster, VMs without VFs included, and hang every drain; KubeVirt itself migrates VMs with
+    VFs (unplug, then a new VF on the target), so a missed refusal loses nothing."""
     vmi_name = (body.get("spec") or {}).get("vmiName") or ""
     try:
         vmi = memo.clients.custom.get_namespaced_custom_object(

@@ -59,7 +59,7 @@ def test_restore_in_use_refused_listing_the_vms() -> None:
     assert plan.steps == [] and plan.lost == {}
     assert plan.refused == (
         "spec.numVfs: 0 refused: restoring to 0 removes every VF, and these are in use by running VMs: "
-        "VF 1 (prod/db), VF 4 (prod/web). Stop them (or detach their VF NICs), "
+        "VF 1 (prod/db), VF 4 (prod/web). Stop them (virtctl stop), "
         "or set spec.force: true to take the VFs away"
     )
 

@@ -105,6 +105,6 @@ def test_a_vm_with_a_vf_nic_is_not_migrated() -> None:
     [refusal] = migration_refusals(vmi({"name": "default", "masquerade": {}}, {"name": "vf1", "sriov": {}}))
     assert refusal.field == "spec.vmiName"
     assert "vms/vm-a has VF NICs (vf1 on vms/l3-vlan100)" in refusal.message
-    assert "stop the VM, or detach its VF NICs first" in refusal.message
+    assert "stop the VM first (KubeVirt cannot take a VF NIC off a running VM" in refusal.message
     assert migration_refusals(vmi({"name": "default", "masquerade": {}})) == []
     assert migration_refusals(None) == []  # KubeVirt answers for a VMI that does not exist
