@@ -81,6 +81,12 @@ class SriovL3NetworkSpec(ApiModel):
         default_factory=NetworkServices, json_schema_extra={"default": {}}
     )
     description: str | None = Field(default=None, max_length=1024)
+    vm_migration: Literal["Refuse", "UnplugReplug"] = Field(
+        default="Refuse",
+        description="Live migration of a running VM with a VF NIC on this network: Refuse (the "
+        "reference rule: stop the VM first) or UnplugReplug (KubeVirt unplugs the VF, the target "
+        "node gives a new one; the guest sees the NIC go and come).",
+    )
 
     @model_validator(mode="after")
     def _services_allowed_with_explicit_sriov(self) -> Self:

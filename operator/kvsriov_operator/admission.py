@@ -140,25 +140,49 @@ def nic_refusals(
     )
 
 
-def migration_refusals(vmi: Mapping[str, Any] | None) -> list[FieldError]:
-    """The reference rule: a running VM with a VF NIC cannot live-migrate (nor storage-migrate).
+#: VMIM annotations KubeVirt's own initiators set (pkg/virt-controller/watch/drain/evacuation,
+#: pkg/virt-controller/watch/workload-updater): who asked for a migration.
+EVACUATION_ANNOTATION = "kubevirt.io/evacuationMigration"
+WORKLOAD_UPDATE_ANNOTATION = "kubevirt.io/workloadUpdateMigration"
 
-    The VF is a function of this host's NIC passed through to the guest: there is no state to
-    carry to another host. (KubeVirt also marks such VMIs not LiveMigratable; refusing
-    the migration object says why at the moment it is asked for.)
+
+def migration_initiator(vmim: Mapping[str, Any]) -> str:
+    """Who asked for the migration, in words: a drain of node X, a KubeVirt update, or a user."""
+    annotations = (vmim.get("metadata") or {}).get("annotations") or {}
+    if EVACUATION_ANNOTATION in annotations:
+        node = annotations.get(EVACUATION_ANNOTATION) or "its node"
+        return f"KubeVirt's evacuation for a drain of node {node}"
+    if WORKLOAD_UPDATE_ANNOTATION in annotations:
+        return "KubeVirt's workload updater (a KubeVirt update, or a NIC hotplug that needs a migration)"
+    return "a user"
+
+
+def migration_refusals(
+    vmi: Mapping[str, Any] | None, policies: Mapping[str, tuple[str, str]], vmim: Mapping[str, Any]
+) -> list[FieldError]:
+    """DESIGN §4: a running VM with a VF NIC on a network whose spec.vmMigration is Refuse (the
+    reference rule) does not migrate; under UnplugReplug KubeVirt unplugs the VF and the target
+    node gives a new one. `policies`: the VM's networks (`ns/nad`) -> (L3 network, vmMigration).
     """
     if vmi is None:
         return []  # KubeVirt refuses a migration of a VMI that does not exist, in its own words
-    nics = [f"{nic.name} on {nic.network}" for nic in kubevirt.vf_nics(vmi)]
-    if not nics:
+    namespace = str(vmi["metadata"].get("namespace") or "default")
+    refusing = []
+    for nic in kubevirt.vf_nics(vmi):
+        l3, policy = policies.get(kubevirt.qualified(nic.network, namespace), ("", ""))
+        if policy == "Refuse":
+            refusing.append((nic, l3))
+    if not refusing:
         return []
-    name = f"{vmi['metadata'].get('namespace')}/{vmi['metadata']['name']}"
+    name = f"{namespace}/{vmi['metadata']['name']}"
+    nics = ", ".join(f"{nic.name} on {nic.network}" for nic, _ in refusing)
+    networks = ", ".join(sorted({l3 for _, l3 in refusing}))
     return [
         FieldError(
             "spec.vmiName",
-            f"VirtualMachineInstance {name} has VF NICs ({', '.join(nics)}): a VM with a VF NIC cannot "
-            "migrate; stop the VM first (KubeVirt cannot take a VF NIC off a running VM: it hot-unplugs "
-            "only bridge NICs)",
+            f"VirtualMachineInstance {name} has VF NICs ({nics}) on SriovL3Network {networks} with "
+            f"vmMigration Refuse, asked by {migration_initiator(vmim)}: stop the VM (virtctl stop), "
+            f"or set spec.vmMigration: UnplugReplug on SriovL3Network {networks}",
         )
     ]
 

@@ -124,7 +124,10 @@ def test_nic(entries: list[tuple[str, ConditionStatus, str, str]], expected: str
 
 def l2_body(nodes: dict[str, dict[str, str]], nics: list[NicView], enabled: bool = True) -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "type": "NoVlan", "physicalInterface": "em2", "sriov": {"enabled": enabled}, "nodeSelector": SEL
+        "type": "NoVlan",
+        "physicalInterface": "em2",
+        "sriov": {"enabled": enabled},
+        "nodeSelector": SEL,
     }
     l2 = SriovL2Network.model_validate({"metadata": {"name": "l2", "generation": 1}, "spec": spec})
     return obj("l2", l2_status(l2, nodes, nics, now=NOW).to_api(), **spec)

@@ -156,8 +156,15 @@ def test_slicing_refused_naming_the_vms_that_hold_vfs(
                 "name": "virt-launcher-vm1-abcde",
                 "namespace": "default",
                 "labels": {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "vmi-uid-1"},
-                "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
-                             "name": "vm1", "uid": "vmi-uid-1", "controller": True}],
+                "ownerReferences": [
+                    {
+                        "apiVersion": "kubevirt.io/v1",
+                        "kind": "VirtualMachineInstance",
+                        "name": "vm1",
+                        "uid": "vmi-uid-1",
+                        "controller": True,
+                    }
+                ],
             },
             "spec": {"containers": [{"name": "compute", "image": "virt-launcher"}]},
         },

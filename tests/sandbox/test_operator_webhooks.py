@@ -167,8 +167,12 @@ def test_a_valid_network_is_accepted_and_rendered(cluster: Cluster, operator: No
     wait_for(lambda: cluster.nad("default", "l3-ok"), timeout=20, what="the accepted network's NAD")
 
 
-def test_a_vm_with_a_vf_nic_cannot_migrate(cluster: Cluster, operator: None) -> None:
-    """DESIGN §4: the migration is refused when asked for, naming the VF NIC and what to do."""
+def test_migration_follows_the_networks_vm_migration_policy(cluster: Cluster, operator: None) -> None:
+    """DESIGN §4: under Refuse (the default) the migration is refused when asked for, naming the
+    VF NIC, who asked and what to do; under UnplugReplug it goes through."""
+    cluster.l2("l2-em2", "em2", vlan=100)
+    create_l3(cluster, l3_body("l3-vlan100", "l2-em2", namespaces=["default"]))
+    wait_for(lambda: cluster.nad("default", "l3-vlan100"), timeout=20, what="the L3 network's NAD")
     kubevirt = ("kubevirt.io", "v1", "default")
     for name, interfaces in (
         ("vm-vf", [{"name": "default", "masquerade": {}}, {"name": "vf1", "sriov": {}}]),
@@ -186,24 +190,28 @@ def test_a_vm_with_a_vf_nic_cannot_migrate(cluster: Cluster, operator: None) -> 
         }
         cluster.custom.create_namespaced_custom_object(*kubevirt, "virtualmachineinstances", body)
 
-    def migrate(vmi: str) -> None:
+    def migrate(vmi: str, name: str, annotations: dict[str, str] | None = None) -> None:
         body = {
             "apiVersion": "kubevirt.io/v1",
             "kind": "VirtualMachineInstanceMigration",
-            "metadata": {"name": f"migrate-{vmi}"},
+            "metadata": {"name": name, "annotations": annotations or {}},
             "spec": {"vmiName": vmi},
         }
         cluster.custom.create_namespaced_custom_object(*kubevirt, "virtualmachineinstancemigrations", body)
 
-    status, message = refusal(lambda: migrate("vm-vf"))
+    status, message = refusal(lambda: migrate("vm-vf", "by-hand"))
     assert status == 422
     assert message == (
         f'admission webhook "vmim.{CONFIGURATION}" denied the request: spec.vmiName: '
-        "VirtualMachineInstance default/vm-vf has VF NICs (vf1 on l3-vlan100): a VM with a VF NIC cannot "
-        "migrate; stop the VM first (KubeVirt cannot take a VF NIC off a running VM: it hot-unplugs "
-        "only bridge NICs)"
+        "VirtualMachineInstance default/vm-vf has VF NICs (vf1 on l3-vlan100) on SriovL3Network l3-vlan100 "
+        "with vmMigration Refuse, asked by a user: stop the VM (virtctl stop), or set "
+        "spec.vmMigration: UnplugReplug on SriovL3Network l3-vlan100"
     )
-    migrate("vm-plain")  # no VF NIC: KubeVirt's own rules decide
+    _, drained = refusal(lambda: migrate("vm-vf", "drain", {"kubevirt.io/evacuationMigration": "node-2"}))
+    assert "asked by KubeVirt's evacuation for a drain of node node-2" in drained
+    migrate("vm-plain", "plain")  # no VF NIC: KubeVirt's own rules decide
+    cluster.patch(L3S, "l3-vlan100", {"spec": {"vmMigration": "UnplugReplug"}})
+    migrate("vm-vf", "unplug-replug")  # KubeVirt unplugs the VF, the target gives a new one
 
 
 def test_webhooks_on_kubevirt_objects_never_block_the_cluster_when_the_operator_is_down(

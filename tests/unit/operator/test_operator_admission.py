@@ -101,10 +101,24 @@ def vmi(*interfaces: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_a_vm_with_a_vf_nic_is_not_migrated() -> None:
-    [refusal] = migration_refusals(vmi({"name": "default", "masquerade": {}}, {"name": "vf1", "sriov": {}}))
+REFUSE = {"vms/l3-vlan100": ("l3-vlan100", "Refuse")}
+UNPLUG = {"vms/l3-vlan100": ("l3-vlan100", "UnplugReplug")}
+BY_HAND: dict[str, Any] = {"metadata": {}}
+UPDATE = {"metadata": {"annotations": {"kubevirt.io/workloadUpdateMigration": ""}}}
+
+
+def test_a_vm_with_a_vf_nic_follows_its_networks_migration_policy() -> None:
+    with_vf = vmi({"name": "default", "masquerade": {}}, {"name": "vf1", "sriov": {}})
+    [refusal] = migration_refusals(with_vf, REFUSE, BY_HAND)
     assert refusal.field == "spec.vmiName"
-    assert "vms/vm-a has VF NICs (vf1 on vms/l3-vlan100)" in refusal.message
-    assert "stop the VM first (KubeVirt cannot take a VF NIC off a running VM" in refusal.message
-    assert migration_refusals(vmi({"name": "default", "masquerade": {}})) == []
-    assert migration_refusals(None) == []  # KubeVirt answers for a VMI that does not exist
+    assert "vms/vm-a has VF NICs (vf1 on vms/l3-vlan100) on SriovL3Network l3-vlan100" in refusal.message
+    assert (
+        "asked by a user: stop the VM (virtctl stop), or set spec.vmMigration: UnplugReplug"
+        in refusal.message
+    )
+    [updating] = migration_refusals(with_vf, REFUSE, UPDATE)
+    assert "asked by KubeVirt's workload updater" in updating.message
+    assert migration_refusals(with_vf, UNPLUG, BY_HAND) == []
+    assert migration_refusals(with_vf, {}, BY_HAND) == []  # a NAD not ours: not our call
+    assert migration_refusals(vmi({"name": "default", "masquerade": {}}), REFUSE, BY_HAND) == []
+    assert migration_refusals(None, REFUSE, BY_HAND) == []  # KubeVirt answers for a VMI that does not exist
