@@ -171,11 +171,27 @@ def nic_rows(cluster: Cluster, namespace: str, name: str) -> tuple[list[list[str
 
 
 def attach_vf_patch(
-    vm: Mapping[str, Any], namespace: str, l3: Mapping[str, Any] | None, l3_name: str, iface: str
+    vm: Mapping[str, Any],
+    namespace: str,
+    l3: Mapping[str, Any] | None,
+    l3_name: str,
+    iface: str,
+    running: bool = False,
 ) -> dict[str, Any]:
-    """The patch that gives `vm` a VF NIC on `l3`; refused with what to do when it cannot work."""
+    """The patch that gives `vm` a VF NIC on `l3`; refused with what to do when it cannot work.
+
+    On a running VM KubeVirt hotplugs a new SR-IOV interface through a live migration
+    (pkg/network/migration/evaluator.go: MigrationRequired at once), so the L3 network's
+    spec.vmMigration decides: Refuse would refuse that migration, and the VM would be left
+    waiting with an unplugged NIC, so attaching is refused up front."""
     if l3 is None:
         raise Refusal(f"SriovL3Network {l3_name} not found (kubectl get {L3_PLURAL})")
+    if running and ((l3.get("spec") or {}).get("vmMigration") or "Refuse") == "Refuse":
+        raise Refusal(
+            f"VirtualMachine {namespace}/{vm['metadata']['name']} is running, and KubeVirt adds a VF NIC "
+            f"to a running VM through a live migration, which SriovL3Network {l3_name} refuses (vmMigration "
+            f"Refuse): stop the VM first (virtctl stop), or set spec.vmMigration: UnplugReplug on it"
+        )
     status = l3.get("status") or {}
     if not status.get("sriovEnabled"):
         raise Refusal(
@@ -303,11 +319,13 @@ def main(argv: list[str] | None = None, prog: str = "kubectl kvsriov") -> int:
             )
             return 0
         iface = args.name or args.network
-        patch = attach_vf_patch(vm, args.namespace, cluster.l3(args.network), args.network, iface)
+        running = cluster.vmi(args.namespace, args.vm) is not None
+        patch = attach_vf_patch(vm, args.namespace, cluster.l3(args.network), args.network, iface, running)
         cluster.patch_vm(args.namespace, args.vm, patch)
         when = (
-            "it takes effect when the VM restarts (virtctl restart)"
-            if cluster.vmi(args.namespace, args.vm) is not None
+            "it takes effect through a live migration KubeVirt starts for it (with workloadUpdateMethods "
+            "LiveMigrate), or when the VM restarts"
+            if running
             else "the VM gets it when it starts"
         )
         added = f"VF NIC {iface} on {args.namespace}/{args.network} added"

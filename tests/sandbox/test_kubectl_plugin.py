@@ -62,6 +62,7 @@ def cluster(kube_client: kubernetes.client.ApiClient) -> kubernetes.client.Custo
                 "ranges": [{"start": "192.168.100.10", "end": "192.168.100.99"}],
             },
             "namespaces": ["default"],
+            "vmMigration": "UnplugReplug",  # VF NICs may be added to the running vm-a
         },
     }
     custom.create_cluster_custom_object(GROUP, VERSION, L3_PLURAL, l3)
@@ -286,3 +287,16 @@ def test_set_nic_type_switches_a_stopped_vms_nic_and_back(kubeconfig: Path, clus
         {"name": "vf1", "sriov": {}},
         {"name": "vf1", "multus": {"networkName": "default/l3-vlan100"}},
     )
+
+
+def test_attach_vf_to_a_running_vm_follows_the_networks_migration_policy(
+    kubeconfig: Path, cluster: Any
+) -> None:
+    added = kubectl(kubeconfig, "kvsriov", "attach-vf", "vm-a", "--network", "l3-vlan100", "--name", "vf2")
+    assert added.returncode == 0 and "takes effect through a live migration KubeVirt starts" in added.stdout
+    cluster.patch_cluster_custom_object(
+        GROUP, VERSION, L3_PLURAL, "l3-vlan100", {"spec": {"vmMigration": "Refuse"}}
+    )
+    refused = kubectl(kubeconfig, "kvsriov", "attach-vf", "vm-a", "--network", "l3-vlan100", "--name", "vf3")
+    assert refused.returncode == 1
+    assert "which SriovL3Network l3-vlan100 refuses (vmMigration Refuse): stop the VM first" in refused.stderr
