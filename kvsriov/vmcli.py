@@ -187,11 +187,7 @@ def attach_vf_patch(
     if l3 is None:
         raise Refusal(f"SriovL3Network {l3_name} not found (kubectl get {L3_PLURAL})")
     if running and ((l3.get("spec") or {}).get("vmMigration") or "Refuse") == "Refuse":
-        raise Refusal(
-            f"VirtualMachine {namespace}/{vm['metadata']['name']} is running, and KubeVirt adds a VF NIC "
-            f"to a running VM through a live migration, which SriovL3Network {l3_name} refuses (vmMigration "
-            f"Refuse): stop the VM first (virtctl stop), or set spec.vmMigration: UnplugReplug on it"
-        )
+        raise Refusal(kubevirt.hotplug_refusal(f"{namespace}/{vm['metadata']['name']}", l3_name))
     status = l3.get("status") or {}
     if not status.get("sriovEnabled"):
         raise Refusal(

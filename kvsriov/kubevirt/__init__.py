@@ -74,6 +74,23 @@ def type_changes(old: Obj, new: Obj) -> list[str]:
     ]
 
 
+def added_vf_nics(old: Obj, new: Obj) -> list[VmNic]:
+    """The VF NICs `new` has and `old` had not (by interface name)."""
+    before = {nic.name for nic in nics(old)}
+    return [nic for nic in vf_nics(new) if nic.name not in before]
+
+
+def hotplug_refusal(vm: str, l3_name: str) -> str:
+    """Why a VF NIC is not added to a running VM on a Refuse network (the CLI and the webhook
+    say it in the same words): KubeVirt hotplugs it through a live migration
+    (pkg/network/migration/evaluator.go: MigrationRequired), which that network refuses."""
+    return (
+        f"VirtualMachine {vm} is running, and KubeVirt adds a VF NIC to a running VM through a live "
+        f"migration, which SriovL3Network {l3_name} refuses (vmMigration Refuse): stop the VM first "
+        f"(virtctl stop), or set spec.vmMigration: UnplugReplug on it"
+    )
+
+
 def qualified(network: str, namespace: str) -> str:
     """Multus accepts `nad` for the pod's own namespace; compare networks as `ns/nad`."""
     return network if "/" in network else f"{namespace}/{network}"

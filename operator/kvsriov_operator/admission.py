@@ -205,3 +205,24 @@ def nic_type_refusals(
             "while it is stopped; stop it (virtctl stop), switch, start it",
         )
     ]
+
+
+def hotplug_refusals(
+    old_vm: Mapping[str, Any] | None,
+    vm: Mapping[str, Any],
+    policies: Mapping[str, tuple[str, str]],
+    running: bool,
+) -> list[FieldError]:
+    """A VF NIC added by hand to a running VM on a Refuse network: refused as `attach-vf` does."""
+    if old_vm is None or not running:
+        return []
+    namespace = str(vm["metadata"].get("namespace") or "default")
+    name = f"{namespace}/{vm['metadata']['name']}"
+    out = []
+    for nic in kubevirt.added_vf_nics(old_vm, vm):
+        l3, policy = policies.get(kubevirt.qualified(nic.network, namespace), ("", ""))
+        if policy == "Refuse":
+            out.append(
+                FieldError("spec.template.spec.domain.devices.interfaces", kubevirt.hotplug_refusal(name, l3))
+            )
+    return out

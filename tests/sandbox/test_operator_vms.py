@@ -28,7 +28,7 @@ from vm_helpers import NS, RESOURCE, sriov_cluster, webhook_knobs
 
 from kvsriov.api.conditions import now_rfc3339
 from kvsriov.api.constants import GROUP, VERSION
-from kvsriov.api.kinds import NIC_PLURAL
+from kvsriov.api.kinds import L3_PLURAL, NIC_PLURAL
 from kvsriov.api.naming import nic_object_name
 from kvsriov.kubevirt import vfsupply
 from kvsriov.sandbox import kubevirt
@@ -172,3 +172,24 @@ def test_a_nic_type_switch_made_by_hand_is_refused_while_the_vm_runs(
     assert "VirtualMachine default/vm-c is running: NIC type of vf1 (VF -> vNIC) can change only" in message
     cluster.custom.delete_namespaced_custom_object(*KV, "virtualmachineinstances", "vm-c")  # stopped
     cluster.custom.patch_namespaced_custom_object(*KV, "virtualmachines", "vm-c", patch)
+
+
+def test_a_vf_nic_added_by_hand_to_a_running_vm_follows_the_migration_policy(
+    cluster: Cluster, operator: None
+) -> None:
+    """KubeVirt hotplugs it through a live migration: refused on a Refuse network, in attach-vf's words."""
+    stored = cluster.custom.create_namespaced_custom_object(
+        *KV, "virtualmachines", kubevirt.vm(NS, "vm-d", ["l3-vlan100"], run_strategy="Always")
+    )
+    cluster.custom.create_namespaced_custom_object(*KV, "virtualmachineinstances", kubevirt.vmi_of(stored))
+    template = stored["spec"]["template"]["spec"]
+    template["domain"]["devices"]["interfaces"].append({"name": "vf2", "sriov": {}})
+    template["networks"].append({"name": "vf2", "multus": {"networkName": "l3-vlan100"}})
+    patch = {"spec": {"template": {"spec": template}}}
+    with pytest.raises(kubernetes.client.ApiException) as refused:
+        cluster.custom.patch_namespaced_custom_object(*KV, "virtualmachines", "vm-d", patch)
+    message = json.loads(refused.value.body)["message"]
+    assert "VirtualMachine default/vm-d is running, and KubeVirt adds a VF NIC to a running VM" in message
+    assert "SriovL3Network l3-vlan100 refuses (vmMigration Refuse): stop the VM first" in message
+    cluster.patch(L3_PLURAL, "l3-vlan100", {"spec": {"vmMigration": "UnplugReplug"}})
+    cluster.custom.patch_namespaced_custom_object(*KV, "virtualmachines", "vm-d", patch)  # now it may

@@ -19,6 +19,7 @@ It is not in pyproject's dependencies yet: ``common-expression-language>=0.10,<0
 
 Programs are compiled once per rule text (`functools.lru_cache`) and reused for every object.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,21 +45,77 @@ _IP_TAG = "__kvsriov_ip__"
 _CIDR_TAG = "__kvsriov_cidr__"
 
 # CEL reserved words: a property with one of these names is visible as __<name>__ (k8s cel.Escape).
-_RESERVED = frozenset({
-    "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if",
-    "import", "let", "loop", "package", "namespace", "return", "var", "void", "while",
-})
+_RESERVED = frozenset(
+    {
+        "true",
+        "false",
+        "null",
+        "in",
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "for",
+        "function",
+        "if",
+        "import",
+        "let",
+        "loop",
+        "package",
+        "namespace",
+        "return",
+        "var",
+        "void",
+        "while",
+    }
+)
 _ESCAPABLE = re.compile(r"^[a-zA-Z_.\-/][a-zA-Z0-9_.\-/]*$")
 
 # Functions the rule may call besides those registered in `_FUNCTIONS`; anything else is an
 # "undeclared reference", which the real server reports when the CRD is created.
-_BUILTINS = frozenset({
-    "size", "has", "matches", "contains", "startsWith", "endsWith", "int", "uint", "double", "string",
-    "bytes", "bool", "timestamp", "duration", "dyn", "type", "all", "exists", "exists_one", "map",
-    "filter", "hasValue", "value", "orValue", "or", "optional.of", "optional.none",
-    "optional.ofNonZeroValue", "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate",
-    "getDayOfWeek", "getHours", "getMinutes", "getSeconds", "getMilliseconds",
-})
+_BUILTINS = frozenset(
+    {
+        "size",
+        "has",
+        "matches",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bytes",
+        "bool",
+        "timestamp",
+        "duration",
+        "dyn",
+        "type",
+        "all",
+        "exists",
+        "exists_one",
+        "map",
+        "filter",
+        "hasValue",
+        "value",
+        "orValue",
+        "or",
+        "optional.of",
+        "optional.none",
+        "optional.ofNonZeroValue",
+        "getFullYear",
+        "getMonth",
+        "getDayOfYear",
+        "getDayOfMonth",
+        "getDate",
+        "getDayOfWeek",
+        "getHours",
+        "getMinutes",
+        "getSeconds",
+        "getMilliseconds",
+    }
+)
 
 
 def escape_property(name: str) -> str | None:
@@ -208,29 +265,31 @@ def _fn_find_all(text: str, pattern: str, limit: int = -1) -> list[str]:
 def _build_functions() -> dict[str, Callable[..., Any]]:
     """Everything registered on each evaluation context."""
     functions: dict[str, Callable[..., Any]] = dict(stdlib.STDLIB_FUNCTIONS)
-    functions.update({
-        "isIP": lambda s: _is_valid(_parse_ip, s),
-        "isCIDR": lambda s: _is_valid(_parse_cidr, s),
-        "ip": _fn_ip,
-        "cidr": lambda s: _cidr_value(_parse_cidr(s)),
-        "family": lambda v: (_as_ip(v) if _IP_TAG in v else _as_cidr(v)).version,
-        "isUnspecified": lambda v: _as_ip(v).is_unspecified,
-        "isLoopback": lambda v: _as_ip(v).is_loopback,
-        "isLinkLocalMulticast": lambda v: _as_ip(v).is_multicast and _as_ip(v).is_link_local,
-        "isLinkLocalUnicast": lambda v: not _as_ip(v).is_multicast and _as_ip(v).is_link_local,
-        "isGlobalUnicast": _is_global_unicast,
-        "ip.isCanonical": _fn_is_canonical,
-        "containsIP": _fn_contains_ip,
-        "containsCIDR": _fn_contains_cidr,
-        "prefixLength": lambda v: _as_cidr(v).network.prefixlen,
-        "masked": lambda v: _cidr_value(ipaddress.ip_interface(str(_as_cidr(v).network))),
-        "string": _fn_string,
-        "isSorted": _fn_is_sorted,
-        "indexOf": _fn_index_of,
-        "lastIndexOf": _fn_last_index_of,
-        "find": _fn_find,
-        "findAll": _fn_find_all,
-    })
+    functions.update(
+        {
+            "isIP": lambda s: _is_valid(_parse_ip, s),
+            "isCIDR": lambda s: _is_valid(_parse_cidr, s),
+            "ip": _fn_ip,
+            "cidr": lambda s: _cidr_value(_parse_cidr(s)),
+            "family": lambda v: (_as_ip(v) if _IP_TAG in v else _as_cidr(v)).version,
+            "isUnspecified": lambda v: _as_ip(v).is_unspecified,
+            "isLoopback": lambda v: _as_ip(v).is_loopback,
+            "isLinkLocalMulticast": lambda v: _as_ip(v).is_multicast and _as_ip(v).is_link_local,
+            "isLinkLocalUnicast": lambda v: not _as_ip(v).is_multicast and _as_ip(v).is_link_local,
+            "isGlobalUnicast": _is_global_unicast,
+            "ip.isCanonical": _fn_is_canonical,
+            "containsIP": _fn_contains_ip,
+            "containsCIDR": _fn_contains_cidr,
+            "prefixLength": lambda v: _as_cidr(v).network.prefixlen,
+            "masked": lambda v: _cidr_value(ipaddress.ip_interface(str(_as_cidr(v).network))),
+            "string": _fn_string,
+            "isSorted": _fn_is_sorted,
+            "indexOf": _fn_index_of,
+            "lastIndexOf": _fn_last_index_of,
+            "find": _fn_find,
+            "findAll": _fn_find_all,
+        }
+    )
     return functions
 
 

@@ -40,6 +40,7 @@ errors are shown (the branch with the fewest errors is used), formats other than
 This module is the contract; the steps live in the `schema` package, one concept a module
 (paths, field_errors, prune, defaults, value_checks, formats, list_types, rules).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,12 +55,17 @@ from kvsriov.sandbox.apiserver.schema.value_checks import validate_value
 
 __all__ = ["Cause", "Schema", "apply_defaults", "go_float", "prune", "validate"]
 
-_BLOCKING_REASONS = frozenset({
-    "FieldValueNotSupported", "FieldValueRequired", "FieldValueTooLong", "FieldValueTooMany",
-    "FieldValueTypeInvalid",
-})
+_BLOCKING_REASONS = frozenset(
+    {
+        "FieldValueNotSupported",
+        "FieldValueRequired",
+        "FieldValueTooLong",
+        "FieldValueTooMany",
+        "FieldValueTypeInvalid",
+    }
+)
 _SKIPPED_CEL_MESSAGE = (
-    'Invalid value: null: some validation rules were not checked because the object was invalid; '
+    "Invalid value: null: some validation rules were not checked because the object was invalid; "
     "correct the existing errors to complete validation"
 )
 

@@ -29,6 +29,7 @@ from kvsriov.kubevirt.launcher import NetworkSelection
 from kvsriov_operator import admission
 from kvsriov_operator.cache import ClusterCache
 from kvsriov_operator.handlers.launcher import nad_resources
+from kvsriov_operator.handlers.webhooks import migration_policies
 
 KUBEVIRT = ("kubevirt.io", "v1")
 
@@ -164,14 +165,19 @@ def _vmi_exists(custom: kubernetes.client.CustomObjectsApi, namespace: str, name
 async def refuse_nic_type_switch_while_running(
     body: kopf.Body, memo: kopf.Memo, old: kopf.Body | None = None, **_: Any
 ) -> None:
-    """The same rule as `kubectl kvsriov set-nic-type`, for an edit made by hand. Ignore on
-    failure: an operator outage must not block VM edits (the CLI checks the rule itself)."""
-    if old is None or not kubevirt.type_changes(old, body):
+    """The rules of `kubectl kvsriov set-nic-type` and `attach-vf`, for an edit made by hand: no NIC
+    type switch and no VF NIC added on a Refuse network while the VM runs. Ignore on failure: an
+    operator outage must not block VM edits (the CLI checks the rules itself)."""
+    if old is None or not (kubevirt.type_changes(old, body) or kubevirt.added_vf_nics(old, body)):
         return
     meta = body.get("metadata") or {}
+    custom = memo.clients.custom
     running = await asyncio.to_thread(
-        _vmi_exists, memo.clients.custom, meta.get("namespace") or "default", meta.get("name") or ""
+        _vmi_exists, custom, meta.get("namespace") or "default", meta.get("name") or ""
     )
-    refusals = admission.nic_type_refusals(old, body, running)
+    policies = await asyncio.to_thread(migration_policies, custom, body) if running else {}
+    refusals = admission.nic_type_refusals(old, body, running) + admission.hotplug_refusals(
+        old, body, policies, running
+    )
     if refusals:
         raise kopf.AdmissionError("; ".join(map(str, refusals)), code=422)

@@ -1,4 +1,5 @@
 """Structural defaulting of `default:` values (apiextensions pkg/apiserver/schema/defaulting)."""
+
 from __future__ import annotations
 
 import copy

@@ -3,6 +3,7 @@
 Messages follow k8s.io/apimachinery pkg/util/validation/field as vendored by a 1.32 server
 (e.g. "Too long: may not be more than 5 bytes", "Too many: 3: must have at most 2 items").
 """
+
 from __future__ import annotations
 
 import decimal

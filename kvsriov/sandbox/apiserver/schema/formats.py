@@ -3,6 +3,7 @@
 Unknown formats are not checked, as on a real server; hostname, email, duration... are not
 reproduced either.
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,9 +14,7 @@ import re
 from collections.abc import Callable
 
 _UUID = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?{v}[0-9a-fA-F]{3}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _MAC = re.compile(
     r"^([0-9a-fA-F]{2}([:-])){5}[0-9a-fA-F]{2}$|^([0-9a-fA-F]{2}([:-])){7}[0-9a-fA-F]{2}$"
     r"|^([0-9a-fA-F]{2}([:-])){19}[0-9a-fA-F]{2}$|^([0-9a-fA-F]{4}\.){2}[0-9a-fA-F]{4}$"
@@ -29,9 +28,7 @@ def _uuid_check(version: str) -> Callable[[str], bool]:
 
 def _is_ip(text: str, version: int) -> bool:
     try:
-        return ipaddress.ip_address(text.split("%")[0]).version == version or (
-            version == 6 and ":" in text
-        )
+        return ipaddress.ip_address(text.split("%")[0]).version == version or (version == 6 and ":" in text)
     except ValueError:
         return False
 

@@ -3,6 +3,7 @@
 Duplicate items of list-type set and duplicate keys of list-type map, as Duplicate causes at
 `path[i]`. Not ratcheted (neither is the real server's list-type validation).
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@
 field.Path rendering (pruning, list types, CEL): child "a.b", index "a[0]", key "a[k]". The
 kube-openapi validators name fields their own way (see ``err_field``).
 """
+
 from __future__ import annotations
 
 import json

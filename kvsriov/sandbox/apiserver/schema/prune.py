@@ -1,4 +1,5 @@
 """Structural pruning of unknown fields, strict ObjectMeta, and the silent drop of explicit nulls."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,11 +7,25 @@ from typing import Any
 from kvsriov.sandbox.apiserver.schema.paths import Schema, child, index, is_resource_root, key
 
 # Fields of ObjectMeta (everything else under metadata is an unknown field for strict decoding).
-OBJECT_META_FIELDS = frozenset({
-    "name", "generateName", "namespace", "labels", "annotations", "finalizers", "ownerReferences",
-    "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
-    "deletionGracePeriodSeconds", "managedFields", "selfLink",
-})
+OBJECT_META_FIELDS = frozenset(
+    {
+        "name",
+        "generateName",
+        "namespace",
+        "labels",
+        "annotations",
+        "finalizers",
+        "ownerReferences",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "managedFields",
+        "selfLink",
+    }
+)
 
 
 def prune(schema: Schema, obj: dict[str, Any]) -> list[str]:

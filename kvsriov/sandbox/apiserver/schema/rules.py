@@ -4,6 +4,7 @@ Covers what the rule sees (``to_cel``: declared fields only, escaped, typed like
 values correlated for transition rules and ratcheting, messageExpression, reason and fieldPath.
 Not reproduced: the CEL cost budget.
 """
+
 from __future__ import annotations
 
 import re

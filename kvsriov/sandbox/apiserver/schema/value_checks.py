@@ -5,6 +5,7 @@ array, enum, object); their results are turned into field errors the way apiexte
 kubeOpenAPIResultToFieldErrors does. Validation ratcheting (CRDValidationRatcheting): the errors
 of a value that deep-equals its correlated old value are dropped.
 """
+
 from __future__ import annotations
 
 import functools
@@ -108,8 +109,10 @@ def _check_type(schema: Schema, value: Any, path: str, out: list[Cause]) -> None
     float_int = kind == "number" and float(value).is_integer() and "integer" in types
     int_float = kind == "integer" and "number" in types
     lower = (fmt == "int64" and data_fmt == "int32") or (fmt == "float64" and data_fmt == "float32")
-    if kind not in ("string", "array") and fmt and not (
-        kind in types or fmt == data_fmt or float_int or int_float or lower
+    if (
+        kind not in ("string", "array")
+        and fmt
+        and not (kind in types or fmt == data_fmt or float_int or int_float or lower)
     ):
         detail = f'{path} in body must be of type {fmt}: "{data_fmt}"'
         out.append(type_invalid(err_field(path), data_fmt, detail))
