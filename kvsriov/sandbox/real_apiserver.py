@@ -17,6 +17,7 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -33,6 +34,31 @@ BUILD_SCRIPT = PROJECT_ROOT / "hack" / "real-apiserver" / "build.sh"
 #: A static token for a loopback test server, in group system:masters.
 ADMIN_TOKEN = "kvsriov-test-admin-token"
 START_TIMEOUT_S = 60.0
+
+
+def poll_readyz(
+    what: str,
+    request: urllib.request.Request,
+    context: ssl.SSLContext,
+    exited: Callable[[], str | None],
+    interval: float,
+) -> None:
+    """Ask `request` (a /readyz) until it answers `ok`; RealApiServerUnavailable when the process
+    `exited` (its message) or after START_TIMEOUT_S (the last error)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    last = "no answer"
+    while time.monotonic() < deadline:
+        message = exited()
+        if message is not None:
+            raise RealApiServerUnavailable(message)
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError as exc:
+            last = str(exc)
+        time.sleep(interval)
+    raise RealApiServerUnavailable(f"{what} not ready within {START_TIMEOUT_S:.0f} s: {last}")
 
 
 class RealApiServerUnavailable(RuntimeError):
@@ -182,26 +208,20 @@ class RealApiServer:
         context = ssl.create_default_context(cafile=str(ca))
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         request = urllib.request.Request(f"{self.url}/readyz", headers=headers)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        last = "no answer"
-        while time.monotonic() < deadline:
+
+        def exited() -> str | None:
             for proc in self.processes:
                 if proc.poll() is not None:
-                    self.stop()
-                    raise RealApiServerUnavailable(
-                        # typeshed allows any command form in args; ours are lists of str
-                        f"{cast(list[str], proc.args)[0]} exited with {proc.returncode}; "
-                        f"see the logs in {self.workdir}"
-                    )
-            try:
-                with urllib.request.urlopen(request, context=context, timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        return
-            except OSError as exc:
-                last = str(exc)
-            time.sleep(0.2)
-        self.stop()
-        raise RealApiServerUnavailable(f"kube-apiserver not ready within {START_TIMEOUT_S:.0f} s: {last}")
+                    # typeshed allows any command form in args; ours are lists of str
+                    program = cast(list[str], proc.args)[0]
+                    return f"{program} exited with {proc.returncode}; see the logs in {self.workdir}"
+            return None
+
+        try:
+            poll_readyz("kube-apiserver", request, context, exited, interval=0.2)
+        except RealApiServerUnavailable:
+            self.stop()
+            raise
 
     def _write_kubeconfig(self, ca: Path) -> None:
         config = {
@@ -292,25 +312,22 @@ class RealScheduler:
         context = ssl.create_default_context()
         context.check_hostname = False  # its own self-signed serving certificate
         context.verify_mode = ssl.CERT_NONE
-        deadline = time.monotonic() + START_TIMEOUT_S
-        last = "no answer"
-        while time.monotonic() < deadline:
+
+        def exited() -> str | None:
             assert self.process is not None
-            if self.process.poll() is not None:
-                code = self.process.returncode
-                self.process = None
-                tail = self.log.read_text(errors="replace")[-2000:]
-                raise RealApiServerUnavailable(f"kube-scheduler exited with {code}: {tail}")
-            try:
-                url = f"https://127.0.0.1:{self.port}/readyz"
-                with urllib.request.urlopen(url, context=context, timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        return
-            except OSError as exc:
-                last = str(exc)
-            time.sleep(0.1)
-        self.stop()
-        raise RealApiServerUnavailable(f"kube-scheduler not ready within {START_TIMEOUT_S:.0f} s: {last}")
+            if self.process.poll() is None:
+                return None
+            code = self.process.returncode
+            self.process = None
+            tail = self.log.read_text(errors="replace")[-2000:]
+            return f"kube-scheduler exited with {code}: {tail}"
+
+        url = f"https://127.0.0.1:{self.port}/readyz"
+        try:
+            poll_readyz("kube-scheduler", urllib.request.Request(url), context, exited, interval=0.1)
+        except RealApiServerUnavailable:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.process is None:

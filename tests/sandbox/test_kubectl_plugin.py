@@ -42,6 +42,28 @@ def kubectl(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def sliced_em2(
+    custom: kubernetes.client.CustomObjectsApi, node: str, bus: str, owner_of_vf0: str | None = None
+) -> None:
+    """What the agent of `node` writes for em2 sliced into 4 VFs at `bus`.1, .3, .5, .7."""
+    nic = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SriovPhysicalNic",
+        "metadata": {
+            "name": f"{node}.em2",
+            "labels": {"kvsriov.io/node": node, "kvsriov.io/interface": "em2"},
+        },
+        "spec": {"nodeName": node, "interface": "em2", "numVfs": 4},
+    }
+    custom.create_cluster_custom_object(GROUP, VERSION, NIC_PLURAL, nic)
+    vfs: list[dict[str, Any]] = [{"index": i, "pciAddress": f"{bus}.{2 * i + 1}"} for i in range(4)]
+    if owner_of_vf0:
+        vfs[0] |= {"allocated": True, "owner": owner_of_vf0}
+    custom.patch_cluster_custom_object_status(
+        GROUP, VERSION, NIC_PLURAL, f"{node}.em2", {"status": {"vfs": vfs}}
+    )
+
+
 @pytest.fixture
 def cluster(kube_client: kubernetes.client.ApiClient) -> kubernetes.client.CustomObjectsApi:
     custom = kubernetes.client.CustomObjectsApi(kube_client)
@@ -69,21 +91,7 @@ def cluster(kube_client: kubernetes.client.ApiClient) -> kubernetes.client.Custo
     custom.patch_cluster_custom_object_status(
         GROUP, VERSION, L3_PLURAL, "l3-vlan100", {"status": {"sriovEnabled": True}}
     )
-    nic = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "SriovPhysicalNic",
-        "metadata": {
-            "name": "node-2.em2",
-            "labels": {"kvsriov.io/node": "node-2", "kvsriov.io/interface": "em2"},
-        },
-        "spec": {"nodeName": "node-2", "interface": "em2", "numVfs": 4},
-    }
-    custom.create_cluster_custom_object(GROUP, VERSION, NIC_PLURAL, nic)
-    vfs = [{"index": i, "pciAddress": f"0000:03:10.{2 * i + 1}"} for i in range(4)]
-    vfs[0] |= {"allocated": True, "owner": "VM default/vm-a"}
-    custom.patch_cluster_custom_object_status(
-        GROUP, VERSION, NIC_PLURAL, "node-2.em2", {"status": {"vfs": vfs}}
-    )
+    sliced_em2(custom, "node-2", "0000:03:10", owner_of_vf0="VM default/vm-a")
     vm = {
         "apiVersion": "kubevirt.io/v1",
         "kind": "VirtualMachine",
@@ -193,20 +201,7 @@ def test_after_a_migration_the_nics_are_read_from_the_target_pod(kubeconfig: Pat
     """Source and target launcher pods side by side: the VMI's node and activePods say which is live."""
     core = kubernetes.client.CoreV1Api(cluster.api_client)
     source = core.list_namespaced_pod("default").items[0]
-    nic = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "SriovPhysicalNic",
-        "metadata": {
-            "name": "node-3.em2",
-            "labels": {"kvsriov.io/node": "node-3", "kvsriov.io/interface": "em2"},
-        },
-        "spec": {"nodeName": "node-3", "interface": "em2", "numVfs": 4},
-    }
-    cluster.create_cluster_custom_object(GROUP, VERSION, NIC_PLURAL, nic)
-    vfs = [{"index": i, "pciAddress": f"0000:05:10.{2 * i + 1}"} for i in range(4)]
-    cluster.patch_cluster_custom_object_status(
-        GROUP, VERSION, NIC_PLURAL, "node-3.em2", {"status": {"vfs": vfs}}
-    )
+    sliced_em2(cluster, "node-3", "0000:05:10")
     target = start_vm(
         cluster, core, [LauncherNic("vf1", "l3-vlan100")], [{"pci": "0000:05:10.5"}], node="node-3"
     )

@@ -24,7 +24,7 @@ import kubernetes
 from kvsriov import kubevirt
 from kvsriov.api.conditions import now_rfc3339
 from kvsriov.api.naming import resource_name
-from kvsriov.kubevirt import vfsupply
+from kvsriov.kubevirt import launcher, vfsupply
 from kvsriov.kubevirt.launcher import NetworkSelection
 from kvsriov_operator import admission
 from kvsriov_operator.cache import ClusterCache
@@ -52,13 +52,7 @@ def wanted_vfs(custom: kubernetes.client.CustomObjectsApi, obj: Mapping[str, Any
     for nic in kubevirt.vf_nics(obj):
         ns, _, name = kubevirt.qualified(nic.network, namespace).partition("/")
         selections.append(NetworkSelection(ns, name))
-    resource_of = nad_resources(custom, selections)
-    counts: dict[str, int] = {}
-    for selection in selections:
-        resource = resource_of.get(selection.qualified)
-        if resource:
-            counts[resource] = counts.get(resource, 0) + 1
-    return counts
+    return launcher.wanted_requests(selections, nad_resources(custom, selections))
 
 
 def _owner_vm(vmi: Mapping[str, Any]) -> dict[str, Any] | None:
