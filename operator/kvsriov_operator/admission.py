@@ -157,6 +157,19 @@ def migration_initiator(vmim: Mapping[str, Any]) -> str:
     return "a user"
 
 
+def on_refuse_networks(
+    nics: list[kubevirt.VmNic], namespace: str, policies: Mapping[str, tuple[str, str]]
+) -> list[tuple[kubevirt.VmNic, str]]:
+    """The NICs whose network (`ns/nad`) belongs to an L3 network with vmMigration Refuse, each
+    with that network's name; a NAD that is not ours is not in `policies`: not our call."""
+    out = []
+    for nic in nics:
+        l3, policy = policies.get(kubevirt.qualified(nic.network, namespace), ("", ""))
+        if policy == "Refuse":
+            out.append((nic, l3))
+    return out
+
+
 def migration_refusals(
     vmi: Mapping[str, Any] | None, policies: Mapping[str, tuple[str, str]], vmim: Mapping[str, Any]
 ) -> list[FieldError]:
@@ -167,11 +180,7 @@ def migration_refusals(
     if vmi is None:
         return []  # KubeVirt refuses a migration of a VMI that does not exist, in its own words
     namespace = str(vmi["metadata"].get("namespace") or "default")
-    refusing = []
-    for nic in kubevirt.vf_nics(vmi):
-        l3, policy = policies.get(kubevirt.qualified(nic.network, namespace), ("", ""))
-        if policy == "Refuse":
-            refusing.append((nic, l3))
+    refusing = on_refuse_networks(kubevirt.vf_nics(vmi), namespace, policies)
     if not refusing:
         return []
     name = f"{namespace}/{vmi['metadata']['name']}"
@@ -218,11 +227,7 @@ def hotplug_refusals(
         return []
     namespace = str(vm["metadata"].get("namespace") or "default")
     name = f"{namespace}/{vm['metadata']['name']}"
-    out = []
-    for nic in kubevirt.added_vf_nics(old_vm, vm):
-        l3, policy = policies.get(kubevirt.qualified(nic.network, namespace), ("", ""))
-        if policy == "Refuse":
-            out.append(
-                FieldError("spec.template.spec.domain.devices.interfaces", kubevirt.hotplug_refusal(name, l3))
-            )
-    return out
+    return [
+        FieldError("spec.template.spec.domain.devices.interfaces", kubevirt.hotplug_refusal(name, l3))
+        for _, l3 in on_refuse_networks(kubevirt.added_vf_nics(old_vm, vm), namespace, policies)
+    ]
