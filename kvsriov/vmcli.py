@@ -113,20 +113,6 @@ def vf_locations(nics: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], tup
     return out
 
 
-def vf_addresses(vm: Mapping[str, Any], pod: Mapping[str, Any] | None) -> dict[str, str]:
-    """VM NIC name -> the PCI address of its VF, from the launcher pod's network-status.
-
-    Each NIC is paired with its entry by KubeVirt's pod interface name for it, never by order:
-    Multus lists networks as it attached them, and two NICs on one network look alike.
-    """
-    if pod is None:
-        return {}
-    pci = launcher.pci_by_interface(pod)
-    status_interfaces = [str(e.get("interface") or "") for e in launcher.network_status(pod)]
-    names = launcher.interface_names(kubevirt.secondary_networks(vm), status_interfaces)
-    return {nic: pci[iface] for nic, iface in names.items() if iface in pci}
-
-
 def waiting(vmi: Mapping[str, Any] | None) -> str | None:
     """The VfAvailable=False message of a VM waiting for a VF (the operator's, vfsupply.py)."""
     for condition in ((vmi or {}).get("status") or {}).get("conditions") or []:
@@ -143,7 +129,7 @@ def nic_rows(cluster: Cluster, namespace: str, name: str) -> tuple[list[list[str
     node = (pod.get("spec") or {}).get("nodeName") if pod is not None else None
     why = waiting(vmi)
     absent = "(not running)" if vmi is None else "(waiting for a VF)" if why else "(pending)"
-    addresses = vf_addresses(vm, pod)
+    addresses = launcher.nic_pci_addresses(vm, pod)
     where = vf_locations(cluster.nics()) if addresses else {}
     rows = [["NAME", "TYPE", "NETWORK", "NODE", "PF", "VF", "PCI"]]
     for nic in kubevirt.nics(vm):

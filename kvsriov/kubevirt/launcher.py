@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from kvsriov import kubevirt
+
 Obj = Mapping[str, Any]
 
 LABEL_APP: Final = "kubevirt.io"
@@ -132,6 +134,20 @@ def pci_by_interface(pod: Obj) -> dict[str, str]:
         if pci and entry.get("interface"):
             out[str(entry["interface"])] = str(pci)
     return out
+
+
+def nic_pci_addresses(vm: Obj, pod: Obj | None) -> dict[str, str]:
+    """VM (or VMI) NIC name -> the PCI address of its VF, from the launcher pod's network-status.
+
+    Each NIC is paired with its entry by KubeVirt's pod interface name for it, never by order:
+    Multus lists networks as it attached them, and two NICs on one network look alike.
+    """
+    if pod is None:
+        return {}
+    pci = pci_by_interface(pod)
+    status_interfaces = [str(e.get("interface") or "") for e in network_status(pod)]
+    names = interface_names(kubevirt.secondary_networks(vm), status_interfaces)
+    return {nic: pci[iface] for nic, iface in names.items() if iface in pci}
 
 
 def vmi_name_of(pod: Obj) -> str | None:

@@ -56,6 +56,9 @@ class KubeVirtConfig:
     version: str | None = None
     feature_gates: tuple[str, ...] = ()
     disabled_feature_gates: tuple[str, ...] = ()
+    #: spec.configuration.evictionStrategy: a VMI's eviction strategy unless it sets its own
+    #: (kvsriov/kubevirt/migration.py).
+    eviction_strategy: str | None = None
 
     @property
     def gate_enabled(self) -> bool | None:
@@ -87,12 +90,14 @@ def kubevirt_config(cr: Mapping[str, Any] | None) -> KubeVirtConfig:
     if cr is None:
         return KubeVirtConfig(found=False)
     status = cr.get("status") or {}
-    dev = ((cr.get("spec") or {}).get("configuration") or {}).get("developerConfiguration") or {}
+    configuration = (cr.get("spec") or {}).get("configuration") or {}
+    dev = configuration.get("developerConfiguration") or {}
     return KubeVirtConfig(
         found=True,
         version=status.get("observedKubeVirtVersion") or status.get("targetKubeVirtVersion"),
         feature_gates=tuple(dev.get("featureGates") or ()),
         disabled_feature_gates=tuple(dev.get("disabledFeatureGates") or ()),
+        eviction_strategy=configuration.get("evictionStrategy") or None,
     )
 
 

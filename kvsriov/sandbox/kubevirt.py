@@ -18,6 +18,16 @@ tests create what it would create, from these builders only:
   (multus-cni pkg/netutils, NPWG network-status): the cluster default network first
   (`default: true`, its interface eth0), then one entry per secondary network with name
   `ns/name`, interface, ips, mac, dns and, for a device-plugin device, `device-info`.
+* `vmim`: a VirtualMachineInstanceMigration as each initiator makes it: `virtctl migrate`
+  (pkg/virtctl/vm/migrate.go: generateName kubevirt-migrate-vm-), the evacuation controller
+  (pkg/virt-controller/watch/drain/evacuation: kubevirt-evacuation-, annotation
+  kubevirt.io/evacuationMigration with the node), the workload updater
+  (pkg/virt-controller/watch/workload-updater: kubevirt-workload-update-, annotation
+  kubevirt.io/workloadUpdateMigration).
+* `migrated_status`: the VMI's status once a migration completed (api/core/v1 types.go
+  VirtualMachineInstanceMigrationState; virt-handler and virt-controller fill it): the target
+  node, migrationState with both pods and nodes, activePods. The demo and the tests then give
+  the target launcher pod its own VF, as the kubelet and Multus do on the target node.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kvsriov.kubevirt import launcher
+from kvsriov.kubevirt import launcher, migration
 
 KUBEVIRT_NAMESPACE = "kubevirt"
 KUBEVIRT_NAME = "kubevirt"
@@ -235,4 +245,52 @@ def unschedulable(resources: Sequence[str], nodes: int, now: str) -> dict[str, A
         f"0/{nodes} nodes are available: {nodes} Preemption is not helpful for scheduling.",
         "lastTransitionTime": now,
         "lastProbeTime": None,
+    }
+
+
+#: (generateName, annotation) of each initiator's VMIM.
+_VMIM_SHAPE = {
+    "user": ("kubevirt-migrate-vm-", None),
+    "evacuation": ("kubevirt-evacuation-", migration.EVACUATION_ANNOTATION),
+    "workload-update": ("kubevirt-workload-update-", migration.WORKLOAD_UPDATE_ANNOTATION),
+}
+
+
+def vmim(namespace: str, vmi_name: str, initiator: str = "user", node: str = "") -> dict[str, Any]:
+    """The VMIM `initiator` (user, evacuation, workload-update) creates for `vmi_name`; `node`:
+    the node a drain evacuates (the evacuation controller's annotation value)."""
+    generate_name, annotation = _VMIM_SHAPE[initiator]
+    meta: dict[str, Any] = {"generateName": generate_name, "namespace": namespace}
+    if annotation:
+        meta["annotations"] = {annotation: node if initiator == "evacuation" else ""}
+    return {
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "VirtualMachineInstanceMigration",
+        "metadata": meta,
+        "spec": {"vmiName": vmi_name},
+    }
+
+
+def migrated_status(
+    vmim_uid: str, source: Mapping[str, Any], target: Mapping[str, Any], now: str
+) -> dict[str, Any]:
+    """The VMI status after the migration `vmim_uid` from launcher pod `source` to `target`
+    (stored pods: name, uid, spec.nodeName) completed."""
+    source_node = source["spec"]["nodeName"]
+    target_node = target["spec"]["nodeName"]
+    return {
+        "nodeName": target_node,
+        "activePods": {target["metadata"]["uid"]: target_node},
+        "migrationState": {
+            "migrationUid": vmim_uid,
+            "sourceNode": source_node,
+            "targetNode": target_node,
+            "sourcePod": source["metadata"]["name"],
+            "targetPod": target["metadata"]["name"],
+            "startTimestamp": now,
+            "endTimestamp": now,
+            "completed": True,
+            "failed": False,
+            "mode": "PreCopy",
+        },
     }

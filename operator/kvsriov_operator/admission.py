@@ -28,6 +28,7 @@ from kvsriov.api.ipam import Ipam
 from kvsriov.api.l2 import SriovL2Network
 from kvsriov.api.l3 import SriovL3Network
 from kvsriov.api.nic import SriovPhysicalNic
+from kvsriov.kubevirt import migration, vfsupply
 from kvsriov_operator import rules
 from kvsriov_operator.views import L3Ref
 
@@ -140,23 +141,6 @@ def nic_refusals(
     )
 
 
-#: VMIM annotations KubeVirt's own initiators set (pkg/virt-controller/watch/drain/evacuation,
-#: pkg/virt-controller/watch/workload-updater): who asked for a migration.
-EVACUATION_ANNOTATION = "kubevirt.io/evacuationMigration"
-WORKLOAD_UPDATE_ANNOTATION = "kubevirt.io/workloadUpdateMigration"
-
-
-def migration_initiator(vmim: Mapping[str, Any]) -> str:
-    """Who asked for the migration, in words: a drain of node X, a KubeVirt update, or a user."""
-    annotations = (vmim.get("metadata") or {}).get("annotations") or {}
-    if EVACUATION_ANNOTATION in annotations:
-        node = annotations.get(EVACUATION_ANNOTATION) or "its node"
-        return f"KubeVirt's evacuation for a drain of node {node}"
-    if WORKLOAD_UPDATE_ANNOTATION in annotations:
-        return "KubeVirt's workload updater (a KubeVirt update, or a NIC hotplug that needs a migration)"
-    return "a user"
-
-
 def on_refuse_networks(
     nics: list[kubevirt.VmNic], namespace: str, policies: Mapping[str, tuple[str, str]]
 ) -> list[tuple[kubevirt.VmNic, str]]:
@@ -190,10 +174,37 @@ def migration_refusals(
         FieldError(
             "spec.vmiName",
             f"VirtualMachineInstance {name} has VF NICs ({nics}) on SriovL3Network {networks} with "
-            f"vmMigration Refuse, asked by {migration_initiator(vmim)}: stop the VM (virtctl stop), "
+            f"vmMigration Refuse, asked by {migration.initiator(vmim).words}: stop the VM (virtctl stop), "
             f"or set spec.vmMigration: UnplugReplug on SriovL3Network {networks}",
         )
     ]
+
+
+def drain_warnings(
+    obj: Mapping[str, Any], policies: Mapping[str, tuple[str, str]], cluster_strategy: str | None
+) -> list[str]:
+    """A VM (or VMI) whose node's drains would wait for it: VF NICs on a Refuse network and an
+    eviction strategy that moves the VM instead of stopping it (kvsriov/kubevirt/migration.py)."""
+    namespace = str(obj["metadata"].get("namespace") or "default")
+    refusing = on_refuse_networks(kubevirt.vf_nics(obj), namespace, policies)
+    strategy = migration.eviction_strategy(kubevirt.vmi_spec(obj), cluster_strategy)
+    if not refusing or not strategy.moves_vm:
+        return []
+    name = f"{namespace}/{obj['metadata']['name']}"
+    return [migration.drain_would_wait(name, strategy, [l3 for _, l3 in refusing])]
+
+
+def replug_refusals(
+    vmi: Mapping[str, Any], wanted: Mapping[str, int], supply: Mapping[str, list[vfsupply.NodeVfs]]
+) -> list[FieldError]:
+    """UnplugReplug: a migration whose target could give the VM no VF is refused before it
+    starts, with the counts (the target pod would stay Pending and the migration time out)."""
+    if not wanted:
+        return []
+    namespace = str(vmi["metadata"].get("namespace") or "default")
+    source = str((vmi.get("status") or {}).get("nodeName") or "")
+    message = migration.no_target_refusal(f"{namespace}/{vmi['metadata']['name']}", source, wanted, supply)
+    return [FieldError("spec.vmiName", message)] if message else []
 
 
 def nic_type_refusals(

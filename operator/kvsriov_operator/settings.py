@@ -126,6 +126,10 @@ def connection_info(api: kubernetes.client.ApiClient) -> kopf.ConnectionInfo:
     )
 
 
+#: The "From" of our Events in `kubectl describe` (kopf's default would say "kopf").
+REPORTING_COMPONENT = "kvsriov-operator"
+
+
 @kopf.on.login()
 def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
     return connection_info(memo.clients.api)
@@ -135,6 +139,7 @@ def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     knobs = knobs_of(memo)
     settings.posting.level = knobs.posting_level
+    settings.posting.reporting_component = REPORTING_COMPONENT
     settings.watching.server_timeout = knobs.watch_server_timeout
     settings.watching.client_timeout = knobs.watch_client_timeout
     settings.persistence.finalizer = knobs.finalizer

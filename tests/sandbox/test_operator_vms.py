@@ -12,10 +12,7 @@ an SR-IOV L3 network on em2. A VM with two VF NICs:
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,7 @@ import kubernetes
 import pytest
 import yaml
 from operator_helpers import Cluster, running_operator
-from vm_helpers import NS, RESOURCE, sriov_cluster, webhook_knobs
+from vm_helpers import NS, RESOURCE, kubectl, sriov_cluster, webhook_knobs
 
 from kvsriov.api.conditions import now_rfc3339
 from kvsriov.api.constants import GROUP, VERSION
@@ -39,14 +36,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed (CI installs it)"),
 ]
 KV = ("kubevirt.io", "v1", NS)
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # kubectl-kvsriov
-    return subprocess.run(
-        ["kubectl", *args], input=stdin, env=env, capture_output=True, text=True, timeout=60
-    )
 
 
 @pytest.fixture

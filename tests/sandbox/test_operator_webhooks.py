@@ -15,6 +15,7 @@ import kubernetes
 import pytest
 from kubernetes.client.exceptions import ApiException
 from operator_helpers import Cluster, running_operator
+from vm_helpers import validating_webhooks
 
 from kvsriov.api.constants import GROUP, VERSION
 from kvsriov.api.kinds import L3_PLURAL, NIC_PLURAL
@@ -41,14 +42,9 @@ def cluster(kube_client: kubernetes.client.ApiClient) -> Cluster:
 def operator(kube_client: kubernetes.client.ApiClient) -> Iterator[None]:
     """The operator with its webhook server (self-signed, as in the sandbox), registered by kopf."""
     webhook = WebhookOptions(mode="self-signed", addr="127.0.0.1", port=free_port(), host="127.0.0.1")
-    admission = kubernetes.client.AdmissionregistrationV1Api(kube_client)
 
     def registered() -> bool:
-        try:
-            config = admission.read_validating_webhook_configuration(CONFIGURATION)
-        except ApiException:
-            return False
-        return len(config.webhooks or []) == 7 and all(w.client_config.ca_bundle for w in config.webhooks)
+        return len(validating_webhooks(kube_client)) == 7
 
     with running_operator(kube_client, Knobs(webhook=webhook)):
         wait_for(registered, timeout=20, what="kopf to register the validating webhooks")
@@ -165,53 +161,6 @@ def test_a_valid_network_is_accepted_and_rendered(cluster: Cluster, operator: No
     cluster.l2("l2-em2", "em2", vlan=100)
     create_l3(cluster, l3_body("l3-ok", "l2-em2", namespaces=["default"]))
     wait_for(lambda: cluster.nad("default", "l3-ok"), timeout=20, what="the accepted network's NAD")
-
-
-def test_migration_follows_the_networks_vm_migration_policy(cluster: Cluster, operator: None) -> None:
-    """DESIGN §4: under Refuse (the default) the migration is refused when asked for, naming the
-    VF NIC, who asked and what to do; under UnplugReplug it goes through."""
-    cluster.l2("l2-em2", "em2", vlan=100)
-    create_l3(cluster, l3_body("l3-vlan100", "l2-em2", namespaces=["default"]))
-    wait_for(lambda: cluster.nad("default", "l3-vlan100"), timeout=20, what="the L3 network's NAD")
-    kubevirt = ("kubevirt.io", "v1", "default")
-    for name, interfaces in (
-        ("vm-vf", [{"name": "default", "masquerade": {}}, {"name": "vf1", "sriov": {}}]),
-        ("vm-plain", [{"name": "default", "masquerade": {}}]),
-    ):
-        networks = [{"name": "default", "pod": {}}, {"name": "vf1", "multus": {"networkName": "l3-vlan100"}}]
-        body = {
-            "apiVersion": "kubevirt.io/v1",
-            "kind": "VirtualMachineInstance",
-            "metadata": {"name": name},
-            "spec": {
-                "domain": {"devices": {"interfaces": interfaces}},
-                "networks": networks[: len(interfaces)],
-            },
-        }
-        cluster.custom.create_namespaced_custom_object(*kubevirt, "virtualmachineinstances", body)
-
-    def migrate(vmi: str, name: str, annotations: dict[str, str] | None = None) -> None:
-        body = {
-            "apiVersion": "kubevirt.io/v1",
-            "kind": "VirtualMachineInstanceMigration",
-            "metadata": {"name": name, "annotations": annotations or {}},
-            "spec": {"vmiName": vmi},
-        }
-        cluster.custom.create_namespaced_custom_object(*kubevirt, "virtualmachineinstancemigrations", body)
-
-    status, message = refusal(lambda: migrate("vm-vf", "by-hand"))
-    assert status == 422
-    assert message == (
-        f'admission webhook "vmim.{CONFIGURATION}" denied the request: spec.vmiName: '
-        "VirtualMachineInstance default/vm-vf has VF NICs (vf1 on l3-vlan100) on SriovL3Network l3-vlan100 "
-        "with vmMigration Refuse, asked by a user: stop the VM (virtctl stop), or set "
-        "spec.vmMigration: UnplugReplug on SriovL3Network l3-vlan100"
-    )
-    _, drained = refusal(lambda: migrate("vm-vf", "drain", {"kubevirt.io/evacuationMigration": "node-2"}))
-    assert "asked by KubeVirt's evacuation for a drain of node node-2" in drained
-    migrate("vm-plain", "plain")  # no VF NIC: KubeVirt's own rules decide
-    cluster.patch(L3S, "l3-vlan100", {"spec": {"vmMigration": "UnplugReplug"}})
-    migrate("vm-vf", "unplug-replug")  # KubeVirt unplugs the VF, the target gives a new one
 
 
 def test_webhooks_on_kubevirt_objects_never_block_the_cluster_when_the_operator_is_down(

@@ -1,9 +1,13 @@
 """Shared by the VM tests: an SR-IOV L3 network rendered into `default`, KubeVirt's CR, the
-operator's webhook knobs, and whether its launcher-pod webhook is registered."""
+operator's webhook knobs, whether its launcher-pod webhook is registered, and kubectl."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import kubernetes
@@ -59,6 +63,16 @@ def kubevirt_19(cluster: Cluster, **kwargs: Any) -> None:
     )
 
 
+def validating_webhooks(kube_client: kubernetes.client.ApiClient) -> list[Any]:
+    """The webhooks kopf has registered in our validating configuration, with their CA ([] until)."""
+    admission = kubernetes.client.AdmissionregistrationV1Api(kube_client)
+    try:
+        config = admission.read_validating_webhook_configuration(CONFIGURATION)
+    except ApiException:
+        return []
+    return [w for w in config.webhooks or [] if w.client_config.ca_bundle]
+
+
 def mutation_registered(kube_client: kubernetes.client.ApiClient) -> bool:
     admission = kubernetes.client.AdmissionregistrationV1Api(kube_client)
     try:
@@ -66,3 +80,11 @@ def mutation_registered(kube_client: kubernetes.client.ApiClient) -> bool:
     except ApiException:
         return False
     return any(w.name.startswith("vf-requests.") and w.client_config.ca_bundle for w in config.webhooks or [])
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # kubectl-kvsriov
+    return subprocess.run(
+        ["kubectl", *args], input=stdin, env=env, capture_output=True, text=True, timeout=60
+    )

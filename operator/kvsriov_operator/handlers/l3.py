@@ -24,6 +24,7 @@ from kvsriov.api.conditions import EventReason
 from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, LABEL_MANAGED_BY, MANAGED_BY_VALUE, VERSION
 from kvsriov.api.kinds import L3_PLURAL
 from kvsriov_operator.clients import Clients
+from kvsriov_operator.handlers.migration import refresh_all_drain_conditions
 from kvsriov_operator.outcomes import L3Outcome
 from kvsriov_operator.reconcile import (
     delete_all_nads,
@@ -117,8 +118,20 @@ async def l3_worker(
 
 
 @kopf.on.update(*L3)
-async def l3_changed(name: str, memo: kopf.Memo, **_: Any) -> None:
+async def l3_changed(
+    name: str,
+    memo: kopf.Memo,
+    old: kopf.BodyEssence | None = None,
+    new: kopf.BodyEssence | None = None,
+    **_: Any,
+) -> None:
     memo.clients.wakeups.poke("l3", name)
+    if _policy(old) != _policy(new):  # VMs on it may now hold drains, or no longer
+        await asyncio.to_thread(refresh_all_drain_conditions, memo.clients)
+
+
+def _policy(essence: kopf.BodyEssence | None) -> str:
+    return str(((essence or {}).get("spec") or {}).get("vmMigration") or "Refuse")
 
 
 @kopf.on.delete(*L3)

@@ -27,41 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from typing import Any, cast
 
 import kopf
-import kubernetes
 
-from kvsriov.api.constants import NAD_RESOURCE_ANNOTATION, RESOURCE_PREFIX
 from kvsriov.kubevirt import launcher
-from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION
+from kvsriov_operator.vmfacts import nad_resources
 
 HANDLER_ID = "vf-requests"
 log = logging.getLogger(__name__)
-
-
-def nad_resources(
-    custom: kubernetes.client.CustomObjectsApi, selections: Iterable[launcher.NetworkSelection]
-) -> dict[str, str]:
-    """`ns/name` -> our resourceName, for each selected NAD that has one of ours.
-
-    A NAD that does not exist is left out: Multus refuses the pod with its own message.
-    """
-    out: dict[str, str] = {}
-    for selection in {s.qualified: s for s in selections}.values():
-        try:
-            nad = custom.get_namespaced_custom_object(
-                NAD_GROUP, NAD_VERSION, selection.namespace, NAD_PLURAL, selection.name
-            )
-        except kubernetes.client.ApiException as exc:
-            if exc.status == 404:
-                continue
-            raise
-        resource = ((nad.get("metadata") or {}).get("annotations") or {}).get(NAD_RESOURCE_ANNOTATION) or ""
-        if resource.startswith(f"{RESOURCE_PREFIX}/"):
-            out[selection.qualified] = resource
-    return out
 
 
 async def add_vf_requests(

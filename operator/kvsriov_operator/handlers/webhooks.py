@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-import kubernetes
 
-from kvsriov import kubevirt
-from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, LABEL_NODE, VERSION
+from kvsriov.api.constants import GROUP, LABEL_NODE, VERSION
 from kvsriov.api.errors import FieldError
 from kvsriov.api.host import SriovHost
 from kvsriov.api.kinds import HOST_PLURAL, L2_PLURAL, L3_PLURAL, NIC_PLURAL
@@ -23,7 +21,6 @@ from kvsriov.api.l2 import SriovL2Network
 from kvsriov_operator import admission
 from kvsriov_operator.clients import Clients
 from kvsriov_operator.reconcile import get_or_none
-from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION
 
 OPERATIONS: list[kopf.Operation] = ["CREATE", "UPDATE"]
 
@@ -65,59 +62,6 @@ def validate_l3(
         if (s.get("spec") or {}).get("l2Network") == l2_name
     ]  # fmt: skip
     _refuse(admission.l3_refusals(body, l2, siblings, old if operation == "UPDATE" else None))
-
-
-@kopf.on.validate(
-    "kubevirt.io",
-    "v1",
-    "virtualmachineinstancemigrations",
-    id="vmim",
-    operations=["CREATE"],
-    ignore_failures=True,
-)
-def validate_migration(body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
-    """DESIGN §4: a running VM with a VF NIC follows its L3 networks' spec.vmMigration.
-
-    failurePolicy Ignore: with Fail, an operator outage would refuse every migration in the
-    cluster, VMs without VFs included, and hang every drain; KubeVirt itself migrates VMs with
-    VFs (unplug, then a new VF on the target), so a missed refusal loses nothing."""
-    custom = memo.clients.custom
-    vmi_name = (body.get("spec") or {}).get("vmiName") or ""
-    try:
-        vmi = custom.get_namespaced_custom_object(
-            "kubevirt.io", "v1", namespace or "default", "virtualmachineinstances", vmi_name
-        )
-    except kubernetes.client.ApiException as exc:
-        if exc.status != 404:
-            raise
-        vmi = None
-    policies = {} if vmi is None else migration_policies(custom, vmi)
-    _refuse(admission.migration_refusals(vmi, policies, body))
-
-
-def migration_policies(
-    custom: kubernetes.client.CustomObjectsApi, vmi: Mapping[str, Any]
-) -> dict[str, tuple[str, str]]:
-    """The VMI's VF networks (`ns/nad`) -> (their SriovL3Network, its spec.vmMigration); a NAD
-    that is not ours (no l3-network label) is not in it: its migrations are not our call."""
-    namespace = str(vmi["metadata"].get("namespace") or "default")
-    out: dict[str, tuple[str, str]] = {}
-    for nic in kubevirt.vf_nics(vmi):
-        key = kubevirt.qualified(nic.network, namespace)
-        nad_namespace, _, nad_name = key.partition("/")
-        try:
-            nad = custom.get_namespaced_custom_object(
-                NAD_GROUP, NAD_VERSION, nad_namespace, NAD_PLURAL, nad_name
-            )
-        except kubernetes.client.ApiException as exc:
-            if exc.status != 404:
-                raise
-            continue
-        l3_name = ((nad.get("metadata") or {}).get("labels") or {}).get(LABEL_L3_NETWORK)
-        l3 = get_or_none(custom, L3_PLURAL, l3_name) if l3_name else None
-        if l3 is not None:
-            out[key] = (str(l3_name), str((l3.get("spec") or {}).get("vmMigration") or "Refuse"))
-    return out
 
 
 @kopf.on.validate(GROUP, VERSION, NIC_PLURAL, id="nic", operations=OPERATIONS)
