@@ -5,6 +5,7 @@ Read-only, from the cluster's API (kubeconfig as for kubectl): the peers kvsriov
 which of KubeVirt, kvsriov's launcher-pod webhook or network-resources-injector adds the VF
 requests to virt-launcher pods (kvsriov/kubevirt/vfrequests.py decides, the operator's
 VfRequests condition says the same). Each finding is printed with its fix, like the host doctor.
+With `--drain NODE`: the VMs a drain of NODE would wait for (kvsriov/draincheck.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from kvsriov import draincheck
 from kvsriov.kubevirt.vfrequests import (
     KUBEVIRT_GROUP,
     KUBEVIRT_PLURAL,
@@ -112,10 +114,14 @@ def read_facts(api: Any) -> ClusterFacts:
     return ClusterFacts(crds, config, ours, nri)
 
 
-def report(found: list[Finding]) -> str:
-    lines = ["kvsriov doctor --cluster", *finding_lines(found)]
+def report(found: list[Finding], drain: str | None = None) -> str:
+    title = "kvsriov doctor --cluster" + (f" --drain {drain}" if drain else "")
+    lines = [title, *finding_lines(found)]
     blocking = [f.check for f in found if f.passed is False]
-    verdict = "ready" if not blocking else f"not ready: {', '.join(blocking)}"
+    if drain:
+        verdict = draincheck.verdict(drain, found)
+    else:
+        verdict = "ready" if not blocking else f"not ready: {', '.join(blocking)}"
     return "\n".join([*lines, f"verdict: {verdict}"])
 
 
@@ -125,16 +131,27 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="kvsriov doctor --cluster", description=__doc__.splitlines()[0])
     parser.add_argument("--cluster", action="store_true", help="check the cluster, not this host")
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    parser.add_argument(
+        "--drain",
+        metavar="NODE",
+        help="instead: list the VMs with VF NICs on NODE that a drain of it would wait for, and why",
+    )
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)
     try:
         api = kubernetes.config.new_client_from_config(config_file=args.kubeconfig)
-        found = findings(read_facts(api))
+        facts = read_facts(api)
+        if args.drain:
+            vms = draincheck.read_vms(api, args.drain) if "virtualmachines.kubevirt.io" in facts.crds else []
+            supply = draincheck.read_supply(api)
+            found = draincheck.drain_findings(args.drain, vms, facts.kubevirt.eviction_strategy, supply)
+        else:
+            found = findings(facts)
     except (kubernetes.config.ConfigException, kubernetes.client.ApiException, OSError) as exc:
         print(f"kvsriov doctor --cluster: could not check: {exc}", file=sys.stderr)
         return 2
     if args.output == "json":
         print(json.dumps([asdict(f) for f in found], indent=2))
     else:
-        print(report(found))
+        print(report(found, args.drain))
     return 1 if any(f.passed is False for f in found) else 0

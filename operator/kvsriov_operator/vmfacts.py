@@ -18,9 +18,9 @@ from kvsriov.api.kinds import L3_PLURAL
 from kvsriov.api.naming import resource_name
 from kvsriov.kubevirt import launcher, vfsupply
 from kvsriov.kubevirt.launcher import NetworkSelection
-from kvsriov_operator.cache import ClusterCache
 from kvsriov_operator.reconcile import get_or_none
 from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION
+from kvsriov_operator.views import NicCounts
 
 
 def nad_resources(
@@ -46,10 +46,11 @@ def nad_resources(
     return out
 
 
-def node_vfs(cache: ClusterCache) -> dict[str, list[vfsupply.NodeVfs]]:
-    """Resource -> each node's free/total VFs of it, from the NICs the cache holds."""
+def node_vfs(nics: Iterable[NicCounts]) -> dict[str, list[vfsupply.NodeVfs]]:
+    """Resource -> each node's free/total VFs of it, from the NICs' counts (the operator's cache
+    holds them; `kvsriov doctor --cluster --drain` reads them from the NICs' status)."""
     out: dict[str, list[vfsupply.NodeVfs]] = {}
-    for counts in cache.nic_counts.values():
+    for counts in nics:
         if counts.num > 0:
             out.setdefault(resource_name(counts.interface), []).append(
                 vfsupply.NodeVfs(counts.node, counts.available, counts.num)

@@ -136,4 +136,3 @@ class Modprobe(Protocol):
     def parameter(self, module: str, name: str) -> str | None:
         """`cat /sys/module/MODULE/parameters/NAME` (bools read Y/N); None when not loaded."""
         ...
-

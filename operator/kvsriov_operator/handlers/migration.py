@@ -50,7 +50,9 @@ def judge_migration(clients: Clients, vmim: Mapping[str, Any], namespace: str, d
     policies = migration_policies(custom, vmi)
     refusals = admission.migration_refusals(vmi, policies, vmim)
     if not refusals and policies:
-        refusals = admission.replug_refusals(vmi, wanted_vfs(custom, vmi), node_vfs(clients.cache))
+        refusals = admission.replug_refusals(
+            vmi, wanted_vfs(custom, vmi), node_vfs(clients.cache.nic_counts.values())
+        )
     message = "; ".join(map(str, refusals)) or None
     if not dryrun:
         record_waiting(custom, vmi, migration.initiator(vmim), message)

@@ -41,7 +41,7 @@ async def vmi_waiting(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: A
             await asyncio.to_thread(vmis.set_condition, custom, vmi, vfsupply.CONDITION, None)
         return
     wanted = await asyncio.to_thread(wanted_vfs, custom, vmi)
-    supply = node_vfs(memo.clients.cache)
+    supply = node_vfs(memo.clients.cache.nic_counts.values())
     message = "; ".join(vfsupply.waiting_message(r, wanted.get(r, 1), supply.get(r, [])) for r in short)
     condition = {"status": "False", "reason": vfsupply.REASON_NO_VF_FREE, "message": message}
     if await asyncio.to_thread(vmis.set_condition, custom, vmi, vfsupply.CONDITION, condition):
@@ -73,7 +73,7 @@ async def warn_vm(
         return
     wanted = await asyncio.to_thread(wanted_vfs, custom, vm)
     if wanted:
-        warnings.extend(vfsupply.shortfall_warnings(wanted, node_vfs(memo.clients.cache)))
+        warnings.extend(vfsupply.shortfall_warnings(wanted, node_vfs(memo.clients.cache.nic_counts.values())))
 
 
 @kopf.on.validate(*KUBEVIRT, "virtualmachines", id="vm-nic-type", operations=["UPDATE"], ignore_failures=True)
