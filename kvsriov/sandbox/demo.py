@@ -31,6 +31,7 @@ from kubernetes import client, config
 from kvsriov.api.constants import API_VERSION, GROUP, VERSION
 from kvsriov.api.kinds import HOST_PLURAL, L2_KIND, L2_PLURAL, L3_KIND, L3_PLURAL, NIC_PLURAL
 from kvsriov.api.naming import devinfo_file_name
+from kvsriov.kubeletapi.deviceplugin.v1beta1 import api_pb2 as pb
 from kvsriov.kubevirt import launcher
 from kvsriov.paths import crds_dir
 from kvsriov.sandbox import kubevirt
@@ -47,6 +48,8 @@ NODE_LABEL = {"kvsriov.io/sriov": "true"}
 SETTLE_TIMEOUT_S = 90.0
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 VIRT_LAUNCHER = "virt-launcher-vm-a-x7k2p"
+#: vm-a's launcher pod on node-1 after the live migration of step 5c.
+TARGET_LAUNCHER = "virt-launcher-vm-a-q9m4t"
 #: VFs per em2: few, so that step 5 can show a VM that no single node can take.
 VFS = 4
 RESOURCE = "kvsriov.io/em2"
@@ -299,19 +302,20 @@ def walk_through(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]
     give_a_vm_a_vf(cluster, say, kubelets["node-2"])
     stop_and_start(cluster, say, kubelets["node-2"])
     no_vf_free(cluster, say)
+    migrate_vm(cluster, say, kubelets)
 
-    say("== Restore em2 on node-2 (numVfs 0) while vm-a runs on one of its VFs")
-    cluster.patch_spec(nics, "node-2.em2", {"numVfs": 0})
+    say("== Restore em2 on node-1 (numVfs 0) while vm-a runs on one of its VFs")
+    cluster.patch_spec(nics, "node-1.em2", {"numVfs": 0})
     _wait(
         "the agent refusing to take vm-a's VF",
-        lambda: _condition(cluster.get(nics, "node-2.em2"), "Sliced").get("reason") == "InUse",
+        lambda: _condition(cluster.get(nics, "node-1.em2"), "Sliced").get("reason") == "InUse",
     )
-    sliced = _condition(cluster.get(nics, "node-2.em2"), "Sliced")
-    say(f"node-2.em2 Sliced={sliced.get('status')} ({sliced.get('reason')}): {sliced.get('message')}")
+    sliced = _condition(cluster.get(nics, "node-1.em2"), "Sliced")
+    say(f"node-1.em2 Sliced={sliced.get('status')} ({sliced.get('reason')}): {sliced.get('message')}")
     say("\n$ virtctl stop vm-a   # the kubelet frees its VF, and the restore the spec asks for goes ahead")
-    stop_vm(cluster, kubelets["node-2"])
+    stop_vm(cluster, kubelets["node-1"], TARGET_LAUNCHER)
     _wait(
-        "the L2 network reacting to node-2's restore",
+        "the L2 network reacting to node-1's restore",
         lambda: (cluster.get(L2_PLURAL, "l2-em2-vlan100").get("status") or {}).get("effective") == "1/2",
     )
     say(f"$ kubectl get {NIC_PLURAL},{L2_PLURAL}")
@@ -354,6 +358,7 @@ def give_a_vm_a_vf(cluster: Cluster, say: Say, kubelet: StandInKubelet) -> None:
 
 VMS = ("kubevirt.io", "v1", "default", "virtualmachines")
 VMIS = ("kubevirt.io", "v1", "default", "virtualmachineinstances")
+VMIMS = ("kubevirt.io", "v1", "default", "virtualmachineinstancemigrations")
 
 
 def start_vm(cluster: Cluster, say: Say, kubelet: StandInKubelet, vm: dict[str, Any]) -> None:
@@ -361,12 +366,15 @@ def start_vm(cluster: Cluster, say: Say, kubelet: StandInKubelet, vm: dict[str, 
     requests, as virt-controller 1.9 makes it), which the node-2 kubelet then admits."""
     cluster.custom.create_namespaced_custom_object(*VMIS, kubevirt.vmi_of(vm))
     vmi = cluster.custom.get_namespaced_custom_object(*VMIS, "vm-a")
-    pod = kubevirt.launcher_pod(vmi, [LauncherNic("vf1", "l3-vlan100")])
-    pod["metadata"]["name"] = VIRT_LAUNCHER
-    pod["spec"]["nodeName"] = "node-2"
-    created = cluster.core.api_client.sanitize_for_serialization(
-        cluster.core.create_namespaced_pod("default", pod)
-    )
+    created, chosen, response = run_launcher(cluster, kubelet, vmi, VIRT_LAUNCHER, "node-2")
+    vmi_status = {
+        "phase": "Running",
+        "nodeName": "node-2",
+        "activePods": {created["metadata"]["uid"]: "node-2"},
+    }
+    cluster.custom.patch_namespaced_custom_object(
+        *VMIS, "vm-a", {"status": vmi_status}
+    )  # no status subresource
     compute = launcher.compute_container(created) or {}
     asked = (compute.get("resources") or {}).get("limits", {}).get(RESOURCE)
     say(
@@ -376,7 +384,6 @@ def start_vm(cluster: Cluster, say: Say, kubelet: StandInKubelet, vm: dict[str, 
     say(
         f"{RESOURCE}: {asked}   (added by the operator's launcher-pod webhook; virt-controller 1.9 adds none)"
     )
-    chosen, response = kubelet.admit("default", VIRT_LAUNCHER, RESOURCE, int(asked or 0))
     say(f"$ kubectl exec {VIRT_LAUNCHER} -- env | grep PCIDEVICE   # for DPDK pods and KubeVirt < 1.7")
     say("\n".join(f"{k}={v}" for k, v in response.envs.items()))
     say(f"devices in the pod: {', '.join(d.container_path for d in response.devices)}")
@@ -386,10 +393,34 @@ def start_vm(cluster: Cluster, say: Say, kubelet: StandInKubelet, vm: dict[str, 
     )
 
 
-def stop_vm(cluster: Cluster, kubelet: StandInKubelet) -> None:
+def run_launcher(
+    cluster: Cluster, kubelet: StandInKubelet, vmi: dict[str, Any], name: str, node: str
+) -> tuple[dict[str, Any], list[str], pb.ContainerAllocateResponse]:
+    """vm-a's launcher pod `name` on `node`, as virt-controller creates it (the operator's webhook
+    adds the VF request), admitted by that node's kubelet, with the network-status Multus writes
+    (the VF's PCI address from the device plugin's device-info). Returns the stored pod, the
+    devices the kubelet chose and its Allocate response."""
+    pod = kubevirt.launcher_pod(vmi, [LauncherNic("vf1", "l3-vlan100")])
+    pod["metadata"]["name"] = name
+    pod["spec"]["nodeName"] = node
+    created = cluster.core.api_client.sanitize_for_serialization(
+        cluster.core.create_namespaced_pod("default", pod)
+    )
+    compute = launcher.compute_container(created) or {}
+    asked = int((compute.get("resources") or {}).get("limits", {}).get(RESOURCE) or 0)
+    chosen, response = kubelet.admit("default", name, RESOURCE, asked)
+    attached = [{"ips": [], "mac": "", "pci": chosen[0] if chosen else ""}]
+    status = json.dumps(kubevirt.network_status(created, attached))
+    cluster.core.patch_namespaced_pod(
+        name, "default", {"metadata": {"annotations": {"k8s.v1.cni.cncf.io/network-status": status}}}
+    )
+    return created, chosen, response
+
+
+def stop_vm(cluster: Cluster, kubelet: StandInKubelet, pod: str = VIRT_LAUNCHER) -> None:
     """`virtctl stop vm-a`: KubeVirt deletes the VMI and its launcher pod; the kubelet frees the VF."""
-    kubelet.delete_pod("default", VIRT_LAUNCHER)
-    cluster.core.delete_namespaced_pod(VIRT_LAUNCHER, "default")
+    kubelet.delete_pod("default", pod)
+    cluster.core.delete_namespaced_pod(pod, "default")
     cluster.custom.delete_namespaced_custom_object(*VMIS, "vm-a")
 
 
@@ -443,6 +474,56 @@ def no_vf_free(cluster: Cluster, say: Say) -> None:
     waiting = next(c for c in conditions if c["type"] == "VfAvailable")
     say(f"vm-big VfAvailable={waiting['status']} ({waiting['reason']}): {waiting['message']}\n")
     cluster.custom.delete_namespaced_custom_object(*VMIS, "vm-big")
+
+
+def migrate_vm(cluster: Cluster, say: Say, kubelets: dict[str, StandInKubelet]) -> None:
+    """Step 5c: KubeVirt live-migrates VMs with VF NICs; the L3 network's vmMigration decides.
+
+    Refuse (the reference rule) turns `virtctl migrate` down with what to do; UnplugReplug lets
+    it through, and the sandbox's KubeVirt stand-in does what KubeVirt does: a target launcher
+    pod on another node gets its own VF, the source's VF is unplugged and freed, the VMI's
+    migrationState names both pods. The operator then tells the VM where its VF went.
+    """
+    say("== Step 5c: live-migrate vm-a (KubeVirt moves a VM's VF NICs by unplugging and replugging them)")
+    migration_of_vm_a = kubevirt.vmim("default", "vm-a")
+    _refused(say, "virtctl migrate vm-a   # l3-vlan100 has spec.vmMigration: Refuse (the default)",
+             lambda: cluster.custom.create_namespaced_custom_object(*VMIMS, migration_of_vm_a))  # fmt: skip
+    say('$ kubectl patch srl3 l3-vlan100 --type=merge -p \'{"spec":{"vmMigration":"UnplugReplug"}}\'')
+    cluster.patch_spec(L3_PLURAL, "l3-vlan100", {"vmMigration": "UnplugReplug"})
+    say("$ virtctl migrate vm-a")
+    vmim = cluster.custom.create_namespaced_custom_object(*VMIMS, migration_of_vm_a)
+    say(f"VM vm-a was scheduled to migrate ({vmim['metadata']['name']})")
+    vmi = cluster.custom.get_namespaced_custom_object(*VMIS, "vm-a")
+    source = cluster.core.api_client.sanitize_for_serialization(
+        cluster.core.read_namespaced_pod(VIRT_LAUNCHER, "default")
+    )
+    target, _, _ = run_launcher(cluster, kubelets["node-1"], vmi, TARGET_LAUNCHER, "node-1")
+    kubelets["node-2"].delete_pod("default", VIRT_LAUNCHER)  # the source pod completes: its VF is free
+    status = kubevirt.migrated_status(vmim["metadata"]["uid"], source, target, _now())
+    cluster.custom.patch_namespaced_custom_object(*VMIS, "vm-a", {"status": {**status, "phase": "Running"}})
+    say(f"(KubeVirt: {TARGET_LAUNCHER} on node-1 got its own VF; the guest saw vf1 unplugged and plugged)")
+    events = wait_for(
+        lambda: [
+            e
+            for e in cluster.core.list_namespaced_event("default").items
+            if e.involved_object.name == "vm-a" and e.reason == "VfReplugged"
+        ],
+        timeout=SETTLE_TIMEOUT_S,
+        interval=0.2,
+        what="the operator's VfReplugged Event on vm-a",
+    )
+    say("$ kubectl get events --field-selector involvedObject.name=vm-a,reason=VfReplugged")
+    say(f"{events[0].type}   {events[0].reason}   {events[0].message}")
+    _wait("node-1.em2 showing vm-a's VF", lambda: free_vfs(cluster, "node-1.em2") == VFS - 1)
+    _wait("node-2.em2 showing its VF free", lambda: free_vfs(cluster, "node-2.em2") == VFS)
+    say(f"$ kubectl get {NIC_PLURAL} node-1.em2 node-2.em2")
+    table = cluster.table(NIC_PLURAL).splitlines()
+    say(
+        "\n".join(
+            line for n, line in enumerate(table) if n == 0 or line.startswith(("node-1.em2", "node-2.em2"))
+        )
+    )
+    say("")
 
 
 def switch_nic_type(cluster: Cluster, say: Say, kubelet: StandInKubelet, kubeconfig: Path) -> None:

@@ -58,7 +58,15 @@ def test_demo_walks_the_reference_workflow() -> None:
     # Step 6: the vNIC NAD (bridge, same VLAN and pool), and the switch of a stopped VM's NIC.
     assert '"type": "bridge", "bridge": "br-em2"' in out and "NIC vf1 is now a vNIC" in out
     assert "vf1       vNIC   default/l3-vlan100-vnic" in out
+    # Migration: refused under Refuse with what to do; under UnplugReplug vm-a moves to node-1,
+    # the operator says where its VF went, and node-2's VF is free again.
+    step5c = out[out.index("== Step 5c:") : out.index("== Restore")]
+    assert "asked by a user: stop the VM (virtctl stop), or set spec.vmMigration: UnplugReplug" in step5c
+    assert "VfReplugged   VirtualMachine default/vm-a migrated with its VF NICs: vf1: 0000:" in step5c
+    assert " on node-2 -> 0000:" in step5c and " on node-1" in step5c
+    moved = {r.split()[0]: r.split()[-2] for r in step5c.splitlines() if r.startswith("node-")}
+    assert moved == {"node-1.em2": "3/4", "node-2.em2": "4/4"}
     # Nothing is lost: the restore waits for the VM, then goes ahead once its VF is free.
     assert "Sliced=False (InUse)" in out and "in use by running VMs: VF 0 (VM default/vm-a)" in out
-    final = [line.split() for line in out.splitlines() if line.startswith("node-2.em2")][-1]
+    final = [line.split() for line in out.splitlines() if line.startswith("node-1.em2")][-1]
     assert final[-3:-1] == ["Virtualizable", "0/0"]
