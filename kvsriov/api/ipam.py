@@ -29,19 +29,49 @@ _IP_RULE: JsonDict = {
 _CIDR_RULE: JsonDict = {
     "x-kubernetes-validations": [{"rule": "isCIDR(self)", "message": "must be a CIDR, e.g. 192.168.10.0/24"}]
 }
-#: Containment rules the API server can check itself (Kubernetes CEL IP/CIDR library, 1.31+).
+#: Subnets no VM network may touch: "this network" (0.0.0.0/8, so also 0.0.0.0/0 and /1),
+#: loopback, multicast and the reserved 240.0.0.0/4 (with the limited broadcast); for IPv6 the
+#: unspecified and loopback addresses and multicast.
+RESERVED_CIDRS: tuple[str, ...] = (
+    "0.0.0.0/8",
+    "127.0.0.0/8",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "::/127",
+    "ff00::/8",
+)
+_RESERVED_LIST = "[" + ", ".join(f"'{c}'" for c in RESERVED_CIDRS) + "]"
+RESERVED_REFUSAL = (
+    "contains addresses a VM NIC cannot use (0.0.0.0/8, loopback, multicast or reserved); "
+    "use a unicast subnet, e.g. 192.168.10.0/24"
+)
+#: Rules the API server checks itself (Kubernetes CEL IP/CIDR library, 1.31+), with the same words
+#: as the model's validator below. Two rules are the model's only (the webhook, and Ready=False when
+#: it is off): a gateway on the broadcast address (CEL has no address arithmetic), and a range
+#: outside the cidr, whose refusal names the range's index and addresses: the real kube-apiserver
+#: v1.34 refuses a messageExpression that finds them as over its cost budget.
 IPAM_RULES: list[JsonValue] = [
-    {
-        "rule": "!isCIDR(self.cidr) || self.ranges.all(r, !isIP(r.start) || !isIP(r.end) || "
-        "(cidr(self.cidr).containsIP(r.start) && cidr(self.cidr).containsIP(r.end)))",
-        "message": "every range must lie inside spec.ipam.cidr",
-        "fieldPath": ".ranges",
-    },
     {
         "rule": "!has(self.gateway) || !isCIDR(self.cidr) || !isIP(self.gateway) || "
         "cidr(self.cidr).containsIP(self.gateway)",
         "message": "spec.ipam.gateway must lie inside spec.ipam.cidr",
         "fieldPath": ".gateway",
+    },
+    {
+        # A string test, as cheap as the API server's cost budget asks: spec.ipam.cidr has no host
+        # bits (the model's rule), so its text starts with its network address.
+        "rule": "!has(self.gateway) || !self.cidr.startsWith(self.gateway + '/')",
+        "messageExpression": "self.gateway + ' is the network address of ' + self.cidr + "
+        "'; use a host address, e.g. the first one after it'",
+        "message": "spec.ipam.gateway must not be the network address of spec.ipam.cidr",
+        "fieldPath": ".gateway",
+    },
+    {
+        "rule": f"!isCIDR(self.cidr) || {_RESERVED_LIST}.all(c, "
+        "!cidr(self.cidr).containsIP(cidr(c).ip()) && !cidr(c).containsIP(cidr(self.cidr).ip()))",
+        "messageExpression": f"self.cidr + ' {RESERVED_REFUSAL}'",
+        "message": f"spec.ipam.cidr {RESERVED_REFUSAL}",
+        "fieldPath": ".cidr",
     },
 ]
 
@@ -96,6 +126,7 @@ class Ipam(ApiModel):
                 raise ApiRuleError(
                     "gateway", f"{gateway} is outside cidr {network}; use an address inside it"
                 )
+            check_gateway(network, gateway)
             for i, rng in enumerate(self.ranges):
                 start, end = rng.addresses()
                 if int(start) <= int(gateway) <= int(end):
@@ -117,7 +148,26 @@ def parse_cidr(text: str) -> IPNetwork:
         raise ApiRuleError("cidr", f"{text!r} is not a CIDR; write it like 192.168.10.0/24") from None
     if str(network) != text and network.with_prefixlen != text:
         raise ApiRuleError("cidr", f"{text!r} has host bits set; use {network}")
+    if any(network.overlaps(reserved) for reserved in map(ipaddress.ip_network, RESERVED_CIDRS)
+           if reserved.version == network.version):  # fmt: skip
+        raise ApiRuleError("cidr", f"{network} {RESERVED_REFUSAL}")
     return network
+
+
+def check_gateway(network: IPNetwork, gateway: IPAddress) -> None:
+    """A gateway on the subnet's network or (IPv4) broadcast address is no host: routes `via` it fail."""
+    if network.num_addresses <= 2:
+        return  # /31 and /32 (RFC 3021), /127 and /128: every address is a host
+    if gateway == network.network_address:
+        raise ApiRuleError(
+            "gateway",
+            f"{gateway} is the network address of {network}; use a host address, e.g. the first one after it",
+        )
+    if network.version == 4 and gateway == network.broadcast_address:
+        raise ApiRuleError(
+            "gateway",
+            f"{gateway} is the broadcast address of {network}; use a host address, e.g. the one before it",
+        )
 
 
 def parse_ip(text: str, field: str) -> IPAddress:

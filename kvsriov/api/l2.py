@@ -19,10 +19,28 @@ from kvsriov.api.kinds import L2_KIND, L2_PLURAL
 from kvsriov.api.meta import AGE_COLUMN, ApiModel, CrdInfo, KubeObject, column
 from kvsriov.api.nic import INTERFACE_PATTERN
 
-L2Type = Literal["NoVlan", "Vlan", "Vxlan"]
+L2Type = Literal["NoVlan", "Vlan"]
 NotSlicedReason = Literal["NoSuchNic", "NotVirtualizable", "NotSliced", "NicMissing"]
 
 VXLAN_REFUSAL = "SR-IOV is not supported on VXLAN L2 networks; use NoVlan or Vlan"
+TYPE_REFUSAL = "must be NoVlan or Vlan"
+#: spec.type is checked by CEL, not an enum: with an enum the API server answers `Vxlan` with the
+#: supported values only (the CEL rule saying why is then not run), and an enum that lists Vxlan, to
+#: let that rule run, names it among the supported values of every other typo.
+TYPE_RULES: list[JsonValue] = [
+    {"rule": "self != 'Vxlan'", "message": VXLAN_REFUSAL},
+    {
+        "rule": "self == 'Vxlan' || self in ['NoVlan', 'Vlan']",
+        "message": TYPE_REFUSAL,
+    },
+]
+
+
+def _type_schema(schema: dict[str, JsonValue]) -> None:
+    schema.pop("enum", None)
+    schema["x-kubernetes-validations"] = TYPE_RULES
+
+
 VLAN_REQUIRED = f"required when spec.type is Vlan: set spec.vlan to {VLAN_MIN}..{VLAN_MAX}"
 VLAN_FORBIDDEN = "only allowed with spec.type Vlan: remove spec.vlan or set spec.type to Vlan"
 
@@ -51,9 +69,7 @@ class SriovL2NetworkSpec(ApiModel):
 
     type: L2Type = Field(
         description="NoVlan or Vlan. Vxlan is refused: a VF cannot carry a VXLAN overlay.",
-        json_schema_extra={
-            "x-kubernetes-validations": [{"rule": "self != 'Vxlan'", "message": VXLAN_REFUSAL}]
-        },
+        json_schema_extra=_type_schema,
     )
     physical_interface: str = Field(
         min_length=1,
@@ -73,11 +89,13 @@ class SriovL2NetworkSpec(ApiModel):
     )
     description: str | None = Field(default=None, max_length=1024)
 
-    @field_validator("type")
+    @field_validator("type", mode="before")
     @classmethod
-    def _no_vxlan(cls, value: str) -> str:
+    def _no_vxlan(cls, value: object) -> object:
         if value == "Vxlan":
             raise ValueError(VXLAN_REFUSAL)
+        if isinstance(value, str) and value not in ("NoVlan", "Vlan"):
+            raise ValueError(f"{value!r} {TYPE_REFUSAL}")
         return value
 
     @field_validator("vlan", mode="before")

@@ -90,6 +90,46 @@ def test_vxlan_is_refused_saying_why(kubeconfig: Path) -> None:
     assert "SR-IOV is not supported on VXLAN L2 networks; use NoVlan or Vlan" in out.stderr
 
 
+def test_a_type_typo_is_refused_with_the_supported_types_only(kubeconfig: Path) -> None:
+    out = kubectl(kubeconfig, "apply", "-f", "-", stdin=VXLAN.replace("Vxlan", "vlan"))
+    assert out.returncode != 0
+    assert "spec.type" in out.stderr and "must be NoVlan or Vlan" in out.stderr
+    assert "Vxlan" not in out.stderr
+
+
+def l3_yaml(cidr: str, start: str, end: str, gateway: str) -> str:
+    return f"""
+apiVersion: kvsriov.io/v1alpha1
+kind: SriovL3Network
+metadata: {{name: bad-ipam}}
+spec:
+  l2Network: l2-em2-vlan100
+  ipam: {{cidr: "{cidr}", ranges: [{{start: {start}, end: {end}}}], gateway: {gateway}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("ipam", "field", "words"),
+    [
+        (("10.6.0.0/24", "10.6.0.10", "10.6.0.20", "10.6.0.0"), "spec.ipam.gateway",
+         "10.6.0.0 is the network address of 10.6.0.0/24"),
+        (("224.1.0.0/24", "224.1.0.10", "224.1.0.20", "224.1.0.1"), "spec.ipam.cidr", "multicast"),
+        (("127.0.0.0/24", "127.0.0.10", "127.0.0.20", "127.0.0.1"), "spec.ipam.cidr", "loopback"),
+        (("0.0.0.0/0", "10.0.0.10", "10.0.0.20", "10.0.0.1"), "spec.ipam.cidr", "0.0.0.0/8"),
+        (("0.0.0.0/1", "10.0.0.10", "10.0.0.20", "10.0.0.1"), "spec.ipam.cidr", "0.0.0.0/8"),
+    ],
+    ids=["gateway-network-address", "multicast", "loopback", "everything", "half-of-everything"],
+)  # fmt: skip
+def test_unusable_ipam_is_refused_by_the_api_server_naming_the_field(
+    kubeconfig: Path, ipam: tuple[str, str, str, str], field: str, words: str
+) -> None:
+    """The CRD's own rules (no operator running): a gateway or pool a VM NIC cannot use never
+    reaches a NAD or cloud-init."""
+    out = kubectl(kubeconfig, "apply", "-f", "-", stdin=l3_yaml(*ipam))
+    assert out.returncode != 0, out.stdout
+    assert field in out.stderr and words in out.stderr, out.stderr
+
+
 def test_vlan_with_novlan_is_refused_by_the_cel_rule(kubeconfig: Path) -> None:
     out = kubectl(kubeconfig, "apply", "-f", "-", stdin=VLAN_ON_NOVLAN)
     assert out.returncode != 0

@@ -96,6 +96,33 @@ def test_sriov_on_over_an_l2_network_without_it_is_refused(cluster: Cluster, ope
     create_l3(cluster, l3_body("l3-inherits", "l2-off"))  # unset: inherits "off", accepted
 
 
+@pytest.mark.parametrize(
+    ("ipam", "words"),
+    [
+        (
+            {"ranges": [{"start": "192.168.101.10", "end": "192.168.101.20"}]},
+            "spec.ipam.ranges[0]: 192.168.101.10-192.168.101.20 is outside cidr 192.168.100.0/24",
+        ),
+        (
+            {"gateway": "192.168.100.255"},
+            "spec.ipam.gateway: 192.168.100.255 is the broadcast address of 192.168.100.0/24",
+        ),
+    ],
+    ids=["range-outside-cidr", "gateway-on-broadcast"],
+)
+def test_ipam_the_schema_cannot_check_is_refused_by_the_webhook(
+    cluster: Cluster, operator: None, ipam: dict[str, Any], words: str
+) -> None:
+    """What the CRD's CEL cannot say within the API server's cost budget, the webhook says, with
+    the range's index and addresses."""
+    cluster.l2("l2-em2", "em2", vlan=100)
+    body = l3_body("l3-bad-ipam", "l2-em2")
+    body["spec"]["ipam"] |= ipam
+    status, message = refusal(lambda: create_l3(cluster, body))
+    assert status == 422 and words in message, message
+    assert cluster.gone(L3S, "l3-bad-ipam")
+
+
 def test_overlapping_ranges_are_refused_on_create_and_on_update(cluster: Cluster, operator: None) -> None:
     cluster.l2("l2-em2", "em2", vlan=100)
     create_l3(cluster, l3_body("l3-first", "l2-em2"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import pytest
@@ -98,6 +99,39 @@ def test_gateway_outside_cidr_is_refused() -> None:
     field, message = refusal({**IPAM, "gateway": "10.0.0.1"})
     assert field == "spec.ipam.gateway"
     assert "outside cidr" in message
+
+
+@pytest.mark.parametrize(
+    ("gateway", "words"),
+    [
+        ("192.168.10.0", "192.168.10.0 is the network address of 192.168.10.0/24"),
+        ("192.168.10.255", "192.168.10.255 is the broadcast address of 192.168.10.0/24"),
+    ],
+)
+def test_gateway_on_the_network_or_broadcast_address_is_refused(gateway: str, words: str) -> None:
+    field, message = refusal({**IPAM, "gateway": gateway})
+    assert field == "spec.ipam.gateway"
+    assert message.startswith(words)
+
+
+def test_gateway_of_a_point_to_point_subnet_is_a_host() -> None:
+    net = l3(
+        {"cidr": "10.0.0.0/31", "ranges": [{"start": "10.0.0.1", "end": "10.0.0.1"}], "gateway": "10.0.0.0"}
+    )
+    assert net.spec.ipam.gateway == "10.0.0.0"
+
+
+@pytest.mark.parametrize(
+    "cidr",
+    ["224.1.0.0/24", "127.0.0.0/24", "0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1", "240.0.0.0/24", "ff02::/64"],
+)
+def test_a_pool_a_vm_nic_cannot_use_is_refused(cidr: str) -> None:
+    network = ipaddress.ip_network(cidr)
+    first, last = network.network_address + 1, network.network_address + 2
+    ipam = {"cidr": cidr, "ranges": [{"start": str(first), "end": str(last)}]}
+    field, message = refusal(ipam)
+    assert field == "spec.ipam.cidr"
+    assert "a VM NIC cannot use" in message and "loopback, multicast" in message
 
 
 def test_gateway_inside_a_range_is_refused() -> None:
