@@ -135,6 +135,7 @@ class EventReason(StrEnum):
     SRIOV_DISABLED = "SriovDisabled"
     SRIOV_EFFECTIVE = "SriovEffective"
     SRIOV_NOT_EFFECTIVE = "SriovNotEffective"
+    RECONCILE_FAILED = "ReconcileFailed"
 
 
 def now_rfc3339() -> str:

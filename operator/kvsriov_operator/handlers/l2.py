@@ -21,7 +21,7 @@ from kvsriov_operator.cache import L2Interest
 from kvsriov_operator.clients import Clients
 from kvsriov_operator.reconcile import effectiveness_event, l2_status_of, patch_status
 from kvsriov_operator.views import NicView
-from kvsriov_operator.workers import until, woken
+from kvsriov_operator.workers import Backoff, reconcile_failed, retry_after, until, woken
 
 L2 = (GROUP, VERSION, L2_PLURAL)
 
@@ -52,6 +52,7 @@ async def l2_worker(
     wakeups, cache = memo.clients.wakeups, memo.clients.cache
     wake = wakeups.register("l2", name)
     last_status = dict(body.status)
+    backoff = Backoff()
     try:
         if not await until(cache.synced, stopped):  # every NIC and Node is known
             return
@@ -68,8 +69,15 @@ async def l2_worker(
             # Registered before computing: a NIC or Node change from now on wakes us again.
             cache.l2[name] = L2Interest(interface, selector, _listed(last_status))
             nics = cache.nics_on(interface)
-            with memo.clients.metrics.reconciling("l2"):
-                new = await asyncio.to_thread(_refresh, memo.clients, current, cache.node_labels(), nics)
+            try:
+                with memo.clients.metrics.reconciling("l2"):
+                    new = await asyncio.to_thread(_refresh, memo.clients, current, cache.node_labels(), nics)
+            except Exception as exc:  # any failure: retried, never the end of the worker
+                delay = reconcile_failed(body, "SriovL2Network", exc, backoff)
+                if not await retry_after(delay, wake, stopped):
+                    return
+                continue
+            backoff.succeeded()
             memo.clients.metrics.l2_nodes[name] = _node_counts(new)
             cache.l2[name] = L2Interest(interface, selector, _listed(new))
             event = effectiveness_event(last_status, new)

@@ -35,7 +35,7 @@ from kvsriov_operator.reconcile import (
 )
 from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted
 from kvsriov_operator.views import L3Ref
-from kvsriov_operator.workers import until, woken
+from kvsriov_operator.workers import Backoff, reconcile_failed, retry_after, until, woken
 
 L3 = (GROUP, VERSION, L3_PLURAL)
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ async def l3_worker(
     wakeups, cache, rendered = memo.clients.wakeups, memo.clients.cache, memo.clients.rendered
     wake = wakeups.register("l3", name)
     last_status = dict(body.status)
+    backoff = Backoff()
     try:
         if not await until(cache.synced, stopped):  # every sibling and L2 network is known
             return
@@ -102,10 +103,17 @@ async def l3_worker(
             l2_body = cache.l2_body(l2_name)
             rendered.pop(name, None)  # until it announces its render, any NAD event wakes it
             loop = asyncio.get_running_loop()
-            with memo.clients.metrics.reconciling("l3"):
-                outcome = await asyncio.to_thread(
-                    reevaluate_l3, memo.clients, current, siblings, l2_body, loop
-                )
+            try:
+                with memo.clients.metrics.reconciling("l3"):
+                    outcome = await asyncio.to_thread(
+                        reevaluate_l3, memo.clients, current, siblings, l2_body, loop
+                    )
+            except Exception as exc:  # any failure: retried, never the end of the worker
+                delay = reconcile_failed(body, "SriovL3Network", exc, backoff)
+                if not await retry_after(delay, wake, stopped):
+                    return
+                continue
+            backoff.succeeded()
             last_status = outcome.status
             memo.clients.metrics.l3_ready[name] = any(
                 c.get("type") == "Ready" and c.get("status") == "True"
