@@ -101,6 +101,9 @@ class Reconciler:
     _host_obj: Obj | None = None
     #: Who held which VF last pass and which resets failed: a VF the kubelet frees is reset (vfreset.py).
     freed_vfs: FreedVfs = field(default_factory=FreedVfs)
+    #: A NIC change in the last pass waited for the kubelet's PodResources answer: the runtime asks
+    #: again soon instead of at the next resync (a kubelet restart takes seconds, a resync minutes).
+    waiting_for_kubelet: bool = False
 
     # -- the checklist -------------------------------------------------------------------------
 
@@ -113,6 +116,7 @@ class Reconciler:
         """
         interfaces = physical_interfaces(self.host.sysfs)
         self._vf_facts.clear()
+        self.waiting_for_kubelet = False
         done: set[str] = set()
         known = _current_host_status(host_obj)
         if known is not None and host_obj is not None:
@@ -288,6 +292,7 @@ class Reconciler:
             # No VFs, none in use: that is a fact, not an assumption. Otherwise ask the kubelet.
             in_use = self._in_use(status) if status.vfs else {}
         except PodResourcesUnavailable as err:
+            self.waiting_for_kubelet = True
             message = f"cannot tell which VFs are in use, so nothing is changed (fail closed): {err}"
             return Refusal(NicReason.POD_RESOURCES_UNAVAILABLE, message)
         plan = slicing.plan_numvfs(status.num_vfs, spec.num_vfs, status.total_vfs, in_use, spec.force)

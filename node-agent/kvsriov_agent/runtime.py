@@ -149,6 +149,11 @@ class Agent:
                 next_pass = time.monotonic() + retry
                 retry = min(retry * 2, self.settings.retry_max_s)
                 continue
+            if self.reconciler.waiting_for_kubelet:  # a change the kubelet's answer decides: ask again soon
+                log.info("a NIC change waits for the kubelet's PodResources API; again in %.1fs", retry)
+                next_pass = time.monotonic() + min(retry, self.settings.resync_s)
+                retry = min(retry * 2, self.settings.kubelet_retry_max_s)
+                continue
             retry = self.settings.retry_start_s
             next_pass = time.monotonic() + self.settings.resync_s
 

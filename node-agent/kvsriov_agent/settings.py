@@ -77,6 +77,11 @@ class AgentSettings:
     retry_max_s: float = 30.0
     """...up to this: an API server that is down is not hammered."""
 
+    kubelet_retry_max_s: float = 5.0
+    """A change refused because PodResources did not answer is retried from retry_start_s,
+    doubling up to this: a pass that only asks the local kubelet costs it one List, and a user
+    waits for the restore to go ahead once the kubelet is back."""
+
     pod_resources_timeout_s: float = 5.0
     """A kubelet that does not answer PodResources within this long is treated as unavailable."""
 

@@ -84,6 +84,33 @@ def test_slice_reslice_restore(
         )
 
 
+def test_a_restore_refused_without_the_kubelet_goes_ahead_once_it_answers(
+    client: KubeClient, kubeconfig: Path, sim: Path, tmp_path: Path
+) -> None:
+    """No waiting for the 300 s resync: the agent asks the kubelet again, soon, until it answers."""
+    sock = tmp_path / "kubelet" / "pod-resources.sock"
+    kubelet = FakePodResources(sock, tmp_path / "pods.json")
+    kubelet.set_pods([])
+    with kubelet, running_agent(kubeconfig, sim, sock, tmp_path / "agent.log", resync=300):
+        wait_for(lambda: client.get_or_none(NICS, EM1), what="em1 adopted")
+        set_vfs(client, EM1, 4)
+        wait_for(lambda: sliced(client, EM1, 4), timeout=SLICE_TIMEOUT, what="em1 sliced into 4 VFs")
+        kubelet.stop()  # the kubelet restarts: PodResources does not answer
+        set_vfs(client, EM1, 0)
+        wait_for(
+            lambda: condition(client.get(NICS, EM1), "Sliced").get("reason") == "PodResourcesUnavailable",
+            what="Sliced False PodResourcesUnavailable",
+        )
+        assert numvfs(sim, "0000:03:00.0") == 4  # fail closed
+        kubelet.start()  # back, and no VM holds a VF
+        wait_for(
+            lambda: sliced(client, EM1, 0),
+            timeout=SLICE_TIMEOUT,
+            what="the restore once PodResources answers",
+        )
+        assert numvfs(sim, "0000:03:00.0") == 0
+
+
 def test_limits_and_bond_rule(
     client: KubeClient, kubeconfig: Path, sim: Path, kubelet: FakePodResources, tmp_path: Path
 ) -> None:
