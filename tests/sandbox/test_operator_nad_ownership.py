@@ -88,6 +88,28 @@ def test_a_nad_stripped_of_its_labels_and_broken_is_put_back(cluster: Cluster, o
     assert ready(cluster, "l3-a")["status"] == "True"
 
 
+def test_a_nad_stripped_of_its_labels_still_goes_with_its_namespace(
+    cluster: Cluster, kube_client: kubernetes.client.ApiClient
+) -> None:
+    """Its labels removed and its namespace taken out of spec.namespaces while the operator is
+    down: no label selector finds it any more, but it is still ours, so it does not stay behind."""
+    with running_operator(kube_client):
+        cluster.l3("l3-a", "l2-em2", namespaces=["default", "kube-public"])
+        wait_for(lambda: ready(cluster, "l3-a").get("status") == "True", timeout=20, what="l3-a Ready")
+    patch_nad(cluster, "l3-a", {"metadata": {"labels": {LABEL_L3_NETWORK: None, LABEL_MANAGED_BY: None}}})
+    cluster.patch(L3_PLURAL, "l3-a", {"spec": {"namespaces": ["kube-public"]}})
+    with running_operator(kube_client):
+        wait_for(lambda: cluster.nad("default", "l3-a") is None, timeout=20, what="default/l3-a removed")
+        wait_for(
+            lambda: (
+                cluster.get(L3_PLURAL, "l3-a")["status"]["networkAttachmentDefinitions"]
+                == ["kube-public/l3-a", "kube-public/l3-a-vnic"]
+            ),
+            timeout=20,
+            what="only kube-public's NADs listed",
+        )
+
+
 def test_a_users_nad_of_the_same_name_is_never_taken_over(cluster: Cluster, operator: None) -> None:
     user_nad(cluster, "l3-a", MACVLAN)
     cluster.l3("l3-a", "l2-em2")
