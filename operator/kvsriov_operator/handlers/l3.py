@@ -182,8 +182,10 @@ async def nad_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: A
     """A NAD changed or went: the L3 networks it concerns check theirs. That is its owner
     (render/owner.py: the owner mark, so also a NAD whose labels were removed) and any network
     that wants a NAD of this name here (a user's NAD in the way, deleted or renamed: ours can now
-    be written). kopf watches every NAD whatever the filter (its filters are client-side), so
-    no label filter here. The echo of a worker's own write (the NAD exactly as it last rendered
+    be written). No label filter: it would hide a NAD whose labels were removed, and saves
+    nothing, since kopf watches every NAD anyway (1.45 matches handler filters client-side,
+    `_core/intents/registries.py` `_matches_labels`; `settings.watching.label_selectors`, the
+    server-side one, is not set). The echo of a worker's own write (the NAD exactly as it last rendered
     it) wakes nobody: that would cost every L3 network a second reconcile (a NAD list) at
     start-up for nothing."""
     meta = body.metadata
