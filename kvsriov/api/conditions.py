@@ -120,7 +120,10 @@ class L3Reason(StrEnum):
     REFUSED = "Refused"
     RENDERED = "Rendered"
     SRIOV_OFF = "SriovOff"
+    #: Ready/NADsRendered False: a namespace of spec.namespaces does not exist (its NAD cannot be written).
     NAMESPACE_MISSING = "NamespaceMissing"
+    #: Ready/NADsRendered False: a NAD of the wanted name exists and is not ours (never overwritten).
+    NAD_CONFLICT = "NADConflict"
     RECONCILED = "Reconciled"
 
 
@@ -136,6 +139,9 @@ class EventReason(StrEnum):
     SRIOV_EFFECTIVE = "SriovEffective"
     SRIOV_NOT_EFFECTIVE = "SriovNotEffective"
     RECONCILE_FAILED = "ReconcileFailed"
+    #: Warnings when an L3 network's NADs cannot all be written (the L3Reason of the same name).
+    NAMESPACE_MISSING = "NamespaceMissing"
+    NAD_CONFLICT = "NADConflict"
 
 
 def now_rfc3339() -> str:

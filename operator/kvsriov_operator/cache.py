@@ -97,6 +97,11 @@ class ClusterCache:
     def l3_in_namespace(self, namespace: str) -> list[str]:
         return [ref.name for _, ref, namespaces in self.l3.values() if namespace in namespaces]
 
+    def namespaces_of(self, l3_name: str) -> tuple[str, ...]:
+        """Where the L3 network `l3_name` renders its NADs (none when it is not known)."""
+        entry = self.l3.get(l3_name)
+        return entry[2] if entry else ()
+
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(

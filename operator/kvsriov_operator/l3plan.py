@@ -2,7 +2,8 @@
 
 Like `readiness.l2_status` for an L2 network, but in two steps, because the status of an
 L3 network depends on its NAD writes: a NAD cannot be created in a namespace that does
-not exist (the API server answers 404), and NADsRendered says so. So:
+not exist (the API server answers 404), nor over a NAD of the same name that is someone
+else's (render/owner.py), and NADsRendered and Ready say so. So:
 
 1. `plan_l3(body, siblings, l2_body)` decides from the objects alone: the spec's and the
    cross-object rules (rules.py), effective SR-IOV, the NADs to converge to, the status
@@ -13,8 +14,8 @@ not exist (the API server answers 404), and NADsRendered says so. So:
    - a rule broken: refused; NADs left as they are, or removed if SR-IOV is off anyway;
    - else rendered in every target namespace, or removed when SR-IOV is effectively off.
 2. reconcile.py applies `plan.nads` and hands the result (`NadSync`) to
-   `settle(plan, sync)`, which sets the conditions (NADsRendered from the writes, Ready)
-   and lists the NADs that exist.
+   `settle(plan, sync)`, which sets the conditions (NADsRendered from the writes, Ready:
+   False until every wanted NAD exists) and lists the NADs that exist.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from pydantic import ValidationError
 
 from kvsriov.api.conditions import (
     Condition,
-    ConditionStatus,
     EventReason,
     L3ConditionType,
     L3Reason,
@@ -137,6 +137,7 @@ def settle(plan: L3Plan, sync: NadSync, now: str | None = None) -> L3Outcome:
     """The outcome once `plan.nads` were applied: conditions and NAD list from what the writes did."""
     generation = plan.generation
     conditions = list(plan.old_conditions)
+    events: list[Event] = []
     if plan.refusal is not None:
         reason = plan.refusal.reason
         conditions = set_condition(
@@ -151,22 +152,20 @@ def settle(plan: L3Plan, sync: NadSync, now: str | None = None) -> L3Outcome:
             generation,
             now,
         )
+    elif (problem := nad_problem(sync)) is not None:
+        reason, message = problem
+        for type_ in (L3ConditionType.NADS_RENDERED, L3ConditionType.READY):
+            conditions = set_condition(conditions, type_, "False", reason, message, generation, now)
+        if _warning(plan.old_conditions, Refusal(reason, message)):
+            events.append(Event(EventReason(reason), message, "Warning"))
     else:
-        effective = bool(plan.status.get("sriovEnabled"))
-        status: ConditionStatus
-        if sync.failed:
-            status, reason = "False", L3Reason.NAMESPACE_MISSING
-            message = f"could not write into namespaces {', '.join(sync.failed)}; create them"
-        elif effective:
-            status, reason, message = (
-                "True",
-                L3Reason.RENDERED,
-                f"{len(sync.nads)} NetworkAttachmentDefinition(s)",
-            )
-        else:
-            status, reason, message = "True", L3Reason.SRIOV_OFF, "SR-IOV is off: no NADs"
+        reason, message = (
+            (L3Reason.RENDERED, f"{len(sync.nads)} NetworkAttachmentDefinition(s)")
+            if plan.status.get("sriovEnabled")
+            else (L3Reason.SRIOV_OFF, "SR-IOV is off: no NADs")
+        )
         conditions = set_condition(
-            conditions, L3ConditionType.NADS_RENDERED, status, reason, message, generation, now
+            conditions, L3ConditionType.NADS_RENDERED, "True", reason, message, generation, now
         )
         conditions = set_condition(
             conditions, L3ConditionType.READY, "True", L3Reason.RECONCILED, "", generation, now
@@ -181,8 +180,35 @@ def settle(plan: L3Plan, sync: NadSync, now: str | None = None) -> L3Outcome:
         status=status_fields | plan.status,
         warning=plan.warning,
         nads=sync.nads,
-        events=sync.events() + list(plan.events),
+        events=sync.events() + list(plan.events) + events,
     )
+
+
+def nad_problem(sync: NadSync) -> tuple[L3Reason, str] | None:
+    """Why the NADs the plan wants do not all exist, as Ready=False's reason and message: a NAD of
+    the same name that is not ours (NADConflict: it is never overwritten), or a namespace that
+    does not exist (NamespaceMissing). Both are a reason of the existing Ready and
+    NetworkAttachmentDefinitionsRendered conditions, not a condition type of their own: Ready is
+    what Argo CD and `kubectl wait` read, and a type of its own would have to be cleared apart.
+    With both, the reason is NADConflict (only the user can resolve it) and the message says both."""
+    parts: list[str] = []
+    if sync.conflicts:
+        found = ", ".join(f"{key} ({who})" for key, who in sorted(sync.conflicts.items()))
+        parts.append(
+            f"NetworkAttachmentDefinition {found} already exists and is not this network's; "
+            "kvsriov does not overwrite it: rename or delete it, or remove its namespace from "
+            "spec.namespaces"
+        )
+    if sync.failed:
+        missing = ", ".join(sync.failed)
+        parts.append(
+            f"namespace {missing} does not exist; create it, or remove it from spec.namespaces"
+            if len(sync.failed) == 1
+            else f"namespaces {missing} do not exist; create them, or remove them from spec.namespaces"
+        )
+    if not parts:
+        return None
+    return (L3Reason.NAD_CONFLICT if sync.conflicts else L3Reason.NAMESPACE_MISSING), "; ".join(parts)
 
 
 def _vf_requests_condition(

@@ -30,6 +30,9 @@ class NadSync:
     """namespace/name of the NADs that exist now."""
     failed: list[str] = field(default_factory=list)
     """Namespaces that could not be written (they do not exist)."""
+    conflicts: dict[str, str] = field(default_factory=dict)
+    """NADs of the wanted names that are not ours (render/owner.py), left alone: namespace/name ->
+    who they belong to."""
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)

@@ -15,7 +15,7 @@ from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from kvsriov.api.conditions import EventReason, L2ConditionType
-from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, LABEL_MANAGED_BY, MANAGED_BY_VALUE, VERSION
+from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, VERSION
 from kvsriov.api.kinds import L3_PLURAL
 from kvsriov.api.l2 import SriovL2Network
 from kvsriov.kubevirt.vfrequests import VfRequestMode
@@ -23,6 +23,13 @@ from kvsriov_operator.l3plan import plan_l3, settle
 from kvsriov_operator.outcomes import Event, L3Outcome, NadSync
 from kvsriov_operator.readiness import l2_status
 from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted
+from kvsriov_operator.render.owner import (
+    Ownership,
+    foreign_owner,
+    owner_of,
+    owner_references,
+    ownership,
+)
 from kvsriov_operator.views import L3Ref, NicView
 
 
@@ -90,17 +97,57 @@ def effectiveness_event(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -
 
 
 def list_nads(custom: CustomObjectsApi, l3_name: str) -> dict[str, dict[str, Any]]:
+    """The NADs labelled for `l3_name`, ours or not (render/owner.py decides)."""
     found = custom.list_cluster_custom_object(
         NAD_GROUP, NAD_VERSION, NAD_PLURAL, label_selector=f"{LABEL_L3_NETWORK}={l3_name}"
     )
     return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in found.get("items", [])}
 
 
+def get_nad(custom: CustomObjectsApi, key: str) -> dict[str, Any] | None:
+    namespace, name = key.split("/", 1)
+    try:
+        return custom.get_namespaced_custom_object(NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def owned_nads(
+    custom: CustomObjectsApi, l3_name: str, known: Iterable[str] = ()
+) -> dict[str, dict[str, Any]]:
+    """The NADs of `l3_name` that exist: the labelled ones it owns, and of `known` (the NADs its
+    status lists) those it owns whose labels were removed, which no label selector finds."""
+    found = list_nads(custom, l3_name)
+    for key in sorted(set(known) - set(found)):
+        if (nad := get_nad(custom, key)) is not None:
+            found[key] = nad
+    return {key: nad for key, nad in found.items() if ownership(nad, l3_name) is not Ownership.FOREIGN}
+
+
+def repaired(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The merge patch that puts `desired` back on our NAD `current`, keeping others' owner refs."""
+    refs = desired["metadata"].get("ownerReferences")
+    if not refs:
+        return dict(desired)
+    metadata = desired["metadata"] | {"ownerReferences": owner_references(current, refs[0])}
+    return dict(desired) | {"metadata": metadata}
+
+
 def apply_nads(
-    custom: CustomObjectsApi, l3_name: str, desired: Mapping[str, dict[str, Any]] | None
+    custom: CustomObjectsApi,
+    l3_name: str,
+    desired: Mapping[str, dict[str, Any]] | None,
+    known: Iterable[str] = (),
 ) -> NadSync:
-    """Create/repair the desired NADs and delete the others; None = leave them as they are."""
-    existing = list_nads(custom, l3_name)
+    """Create/repair the desired NADs and delete the others of ours; None = leave them as they are.
+
+    Only NADs we own are written or deleted (render/owner.py): a NAD of a wanted name that is
+    someone else's is left alone and reported in `conflicts`. `known`: the NADs the L3 network's
+    status lists (ours even with their labels removed).
+    """
+    existing = owned_nads(custom, l3_name, known)
     if desired is None:
         return NadSync(sorted(existing))
     failed: list[str] = []
@@ -109,25 +156,37 @@ def apply_nads(
         namespace, name = key.split("/", 1)
         current = existing.get(key)
         try:
-            if current is None:  # 409 below: created meanwhile (by a concurrent reconcile)
-                custom.create_namespaced_custom_object(NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, nad)
-                sync.created.append(key)
-            elif drifted(current, nad):
+            if current is None:
+                try:
+                    custom.create_namespaced_custom_object(NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, nad)
+                    sync.created.append(key)
+                    continue
+                except ApiException as exc:
+                    if exc.status != 409:
+                        raise
+                # It exists: ours without labels, created meanwhile by a concurrent reconcile,
+                # or someone else's. Deleted meanwhile: its event brings us back.
+                if (current := get_nad(custom, key)) is None:
+                    continue
+                if ownership(current, l3_name) is Ownership.FOREIGN:
+                    sync.conflicts[key] = foreign_owner(current)
+                    continue
+            if drifted(current, nad):
                 custom.patch_namespaced_custom_object(
-                    NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, name, nad
+                    NAD_GROUP, NAD_VERSION, namespace, NAD_PLURAL, name, repaired(current, nad)
                 )
                 sync.updated.append(key)
         except ApiException as exc:
             if exc.status == 409:
-                continue  # its event brings us back to check it
+                continue  # changed meanwhile: its event brings us back to check it
             if exc.status != 404:
                 raise
             failed.append(namespace)  # the namespace does not exist
     for key in sorted(set(existing) - set(desired)):
         delete_nad(custom, key)
         sync.deleted.append(key)
-    sync.nads = sorted(k for k in desired if k.split("/", 1)[0] not in failed)
-    sync.failed = failed
+    sync.nads = sorted(k for k in desired if k.split("/", 1)[0] not in failed and k not in sync.conflicts)
+    sync.failed = sorted(set(failed))
     return sync
 
 
@@ -150,8 +209,9 @@ def l3_exists(custom: CustomObjectsApi, name: str) -> bool:
     return True
 
 
-def delete_all_nads(custom: CustomObjectsApi, l3_name: str) -> None:
-    for key in list_nads(custom, l3_name):
+def delete_all_nads(custom: CustomObjectsApi, l3_name: str, known: Iterable[str] = ()) -> None:
+    """Delete every NAD `l3_name` owns (`known`: the NADs its status lists); never another's."""
+    for key in owned_nads(custom, l3_name, known):
         delete_nad(custom, key)
 
 
@@ -161,22 +221,20 @@ def delete_orphaned_nads(custom: CustomObjectsApi, l3_exists: Callable[[str], bo
     The finalizer covers a deletion the operator sees. This covers the ones it cannot: an L3
     network deleted before kopf added the finalizer (a worker may render before that patch
     lands), or while the operator was killed between a NAD's create and the finalizer, or
-    with the finalizer removed by hand. (NADs carry no ownerReference, so no garbage collector
-    does this for us.) `l3_exists` is asked once per L3 network the NADs name.
+    with the finalizer removed by hand. (Where a garbage collector runs, the ownerReference
+    does it too; not every cluster runs one for custom resources in time, the sandbox none.)
+    Every NAD is listed, not only the labelled ones: ownership is the owner mark
+    (render/owner.py), and a NAD may have lost its labels. `l3_exists` is asked once per L3
+    network the NADs name.
     """
-    found = custom.list_cluster_custom_object(
-        NAD_GROUP,
-        NAD_VERSION,
-        NAD_PLURAL,
-        label_selector=f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE},{LABEL_L3_NETWORK}",
-    )
-    owners = {item["metadata"]["labels"][LABEL_L3_NETWORK] for item in found.get("items", [])}
-    gone = {owner for owner in owners if not l3_exists(owner)}
-    orphans = sorted(
-        f"{item['metadata']['namespace']}/{item['metadata']['name']}"
+    found = custom.list_cluster_custom_object(NAD_GROUP, NAD_VERSION, NAD_PLURAL)
+    owned = {
+        f"{item['metadata']['namespace']}/{item['metadata']['name']}": owner
         for item in found.get("items", [])
-        if item["metadata"]["labels"][LABEL_L3_NETWORK] in gone
-    )
+        if (owner := owner_of(item)) is not None
+    }
+    gone = {owner for owner in set(owned.values()) if not l3_exists(owner)}
+    orphans = sorted(key for key, owner in owned.items() if owner in gone)
     for key in orphans:
         delete_nad(custom, key)
     return orphans
@@ -199,4 +257,5 @@ def reconcile_l3(
     plan = plan_l3(body, siblings, l2_body, vf_requests)
     if plan.nads is not None:
         announce(plan.nads)
-    return settle(plan, apply_nads(custom, plan.name, plan.nads))
+    known = (body.get("status") or {}).get("networkAttachmentDefinitions") or []
+    return settle(plan, apply_nads(custom, plan.name, plan.nads, known))

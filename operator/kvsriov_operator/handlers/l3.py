@@ -1,9 +1,11 @@
 """SriovL3Network: effective SR-IOV, cross-object rules, NADs (rendered, repaired, removed).
 
 The NADs go into every namespace of spec.namespaces, or into `default` when
-that list is empty. Each L3 network has one worker (workers.py), the only writer
-of its status and NADs; the handlers below only wake it: its own spec change,
-an edited or deleted NAD, a namespace created; the cache (cache.py) wakes it on
+that list is empty, and carry an owner mark (render/owner.py): a NAD of the same name
+that is not ours is never written, the network reports it. Each L3 network has one
+worker (workers.py), the only writer of its status and NADs; the handlers below only
+wake it: its own spec change, an edited or deleted NAD (ours, or one in the way of
+ours), a namespace created; the cache (cache.py) wakes it on
 an L2 change and a sibling's IPAM change or deletion, and holds the siblings and
 L2 specs it reads. A finalizer (settings.Knobs.finalizer) keeps a
 deleted L3 network until its NADs are gone; a sweep at start-up removes the NADs of
@@ -21,8 +23,9 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 
 from kvsriov.api.conditions import EventReason
-from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, LABEL_MANAGED_BY, MANAGED_BY_VALUE, VERSION
+from kvsriov.api.constants import GROUP, VERSION
 from kvsriov.api.kinds import L3_PLURAL
+from kvsriov.api.naming import VNIC_NAD_SUFFIX
 from kvsriov_operator.clients import Clients
 from kvsriov_operator.handlers.migration import refresh_all_drain_conditions
 from kvsriov_operator.outcomes import L3Outcome
@@ -34,6 +37,7 @@ from kvsriov_operator.reconcile import (
     reconcile_l3,
 )
 from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted
+from kvsriov_operator.render.owner import owner_of
 from kvsriov_operator.views import L3Ref
 from kvsriov_operator.workers import Backoff, reconcile_failed, retry_after, until, woken
 
@@ -143,10 +147,12 @@ def _policy(essence: kopf.BodyEssence | None) -> str:
 
 
 @kopf.on.delete(*L3)
-async def remove_nads(name: str, memo: kopf.Memo, **_: Any) -> None:
+async def remove_nads(name: str, status: kopf.Status, memo: kopf.Memo, **_: Any) -> None:
     """The finalizer's work: no NAD outlives its L3 network (the cache wakes the siblings,
-    which may now get its freed ranges, when it is marked deleted and when it is gone)."""
-    await asyncio.to_thread(delete_all_nads, memo.clients.custom, name)
+    which may now get its freed ranges, when it is marked deleted and when it is gone).
+    Only NADs it owns go, also those listed in its status whose labels were removed."""
+    known = list(status.get("networkAttachmentDefinitions") or [])
+    await asyncio.to_thread(delete_all_nads, memo.clients.custom, name, known)
 
 
 @kopf.on.startup()
@@ -179,21 +185,29 @@ async def stop_orphan_sweep(memo: kopf.Memo, **_: Any) -> None:
         task.cancel()
 
 
-@kopf.on.event(NAD_GROUP, NAD_VERSION, NAD_PLURAL, labels={LABEL_MANAGED_BY: MANAGED_BY_VALUE})
-async def nad_changed(
-    labels: kopf.Labels, body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
-) -> None:
-    """Someone edited or deleted one of our NADs: its L3 network's worker checks them. The echo of
-    a worker's own write (the NAD exactly as it last rendered it) wakes nobody: that would cost
-    every L3 network a second reconcile (a NAD list) at start-up for nothing."""
-    owner = labels.get(LABEL_L3_NETWORK)
-    if not owner:
-        return
-    wanted = memo.clients.rendered.get(owner)
-    key = f"{body.metadata.get('namespace')}/{body.metadata.get('name')}"
-    if type != "DELETED" and wanted is not None and key in wanted and not drifted(body, wanted[key]):
-        return
-    memo.clients.wakeups.poke("l3", owner)
+@kopf.on.event(NAD_GROUP, NAD_VERSION, NAD_PLURAL)
+async def nad_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """A NAD changed or went: the L3 networks it concerns check theirs. That is its owner
+    (render/owner.py: the owner mark, so also a NAD whose labels were removed) and any network
+    that wants a NAD of this name here (a user's NAD in the way, deleted or renamed: ours can now
+    be written). No label filter: it would hide a NAD whose labels were removed, and saves
+    nothing, since kopf watches every NAD anyway (1.45 matches handler filters client-side,
+    `_core/intents/registries.py` `_matches_labels`; `settings.watching.label_selectors`, the
+    server-side one, is not set). The echo of a worker's own write (the NAD exactly as it last rendered
+    it) wakes nobody: that would cost every L3 network a second reconcile (a NAD list) at
+    start-up for nothing."""
+    meta = body.metadata
+    namespace, name = meta.get("namespace") or "", meta.get("name") or ""
+    key = f"{namespace}/{name}"
+    cache, rendered = memo.clients.cache, memo.clients.rendered
+    concerned = {n for n in (name, name.removesuffix(VNIC_NAD_SUFFIX)) if namespace in cache.namespaces_of(n)}
+    if (owner := owner_of(body)) is not None:
+        concerned.add(owner)
+    for l3 in sorted(concerned):
+        wanted = rendered.get(l3)
+        if type != "DELETED" and wanted is not None and key in wanted and not drifted(body, wanted[key]):
+            continue
+        memo.clients.wakeups.poke("l3", l3)
 
 
 @kopf.on.event("", "v1", "namespaces")

@@ -40,6 +40,7 @@ from kvsriov.api.constants import (
 from kvsriov.api.l2 import SriovL2Network
 from kvsriov.api.l3 import SriovL3Network
 from kvsriov.api.naming import resource_name, vnic_bridge_name, vnic_nad_name
+from kvsriov_operator.render.owner import owner_reference
 
 NAD_GROUP: Final = "k8s.cni.cncf.io"
 NAD_VERSION: Final = "v1"
@@ -119,15 +120,20 @@ def vnic_cni_config(l3: SriovL3Network, l2: SriovL2Network) -> dict[str, Any]:
 def _nad(
     l3: SriovL3Network, namespace: str, name: str, config: dict[str, Any], annotations: dict[str, str]
 ) -> dict[str, Any]:
+    """The owner mark (render/owner.py) needs the L3 network's uid: without one (a spec not read
+    from the API server) the NAD has labels only."""
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "labels": {LABEL_L3_NETWORK: l3.metadata.name, LABEL_MANAGED_BY: MANAGED_BY_VALUE},
+        "annotations": annotations,
+    }
+    if l3.metadata.uid:
+        meta["ownerReferences"] = [owner_reference(l3.metadata.name, l3.metadata.uid)]
     return {
         "apiVersion": f"{NAD_GROUP}/{NAD_VERSION}",
         "kind": "NetworkAttachmentDefinition",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {LABEL_L3_NETWORK: l3.metadata.name, LABEL_MANAGED_BY: MANAGED_BY_VALUE},
-            "annotations": annotations,
-        },
+        "metadata": meta,
         "spec": {"config": json.dumps(config, sort_keys=False)},
     }
 
@@ -153,11 +159,17 @@ def render_nads(l3: SriovL3Network, l2: SriovL2Network) -> dict[str, dict[str, A
 
 
 def drifted(actual: Mapping[str, Any], desired: dict[str, Any]) -> bool:
-    """True when a live NAD differs from its render in what we own (labels, annotation, config)."""
+    """True when a live NAD differs from its render in what we own (labels, annotation, config,
+    the owner mark)."""
     meta, want = actual.get("metadata") or {}, desired["metadata"]
     labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    refs = meta.get("ownerReferences") or []
     return (
-        any(labels.get(k) != v for k, v in want["labels"].items())
+        any(
+            not any(all(have.get(k) == v for k, v in ref.items()) for have in refs)
+            for ref in want.get("ownerReferences") or []
+        )
+        or any(labels.get(k) != v for k, v in want["labels"].items())
         or any(annotations.get(k) != v for k, v in want["annotations"].items())
         or (actual.get("spec") or {}).get("config") != desired["spec"]["config"]
     )

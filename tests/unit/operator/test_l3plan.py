@@ -124,7 +124,27 @@ def test_a_missing_namespace_is_known_only_from_the_writes() -> None:
     assert "default" in rendered["message"]
     assert outcome.status["networkAttachmentDefinitions"] == ["team-a/l3-vlan100"]
     ready = next(c for c in outcome.status["conditions"] if c["type"] == L3ConditionType.READY)
-    assert ready["status"] == "True"
+    assert (ready["status"], ready["reason"]) == ("False", "NamespaceMissing")
+    assert (
+        ready["message"] == "namespace default does not exist; create it, or remove it from spec.namespaces"
+    )
+    assert [(e.type, e.reason) for e in outcome.events if e.type == "Warning"] == [
+        ("Warning", "NamespaceMissing")
+    ]
+    body = l3_body(outcome.status, namespaces=("team-a", "default"))
+    again = settle(plan_l3(body, *CASES["reference-vlan"][1:]), NadSync([], ["default"]))
+    assert not [e for e in again.events if e.type == "Warning"]  # reported once, not per resync
+
+
+def test_a_foreign_nad_in_the_way_is_named_with_what_to_do() -> None:
+    plan = plan_l3(*CASES["reference-vlan"])
+    sync = NadSync(["team-a/l3-vlan100-vnic"], conflicts={"team-a/l3-vlan100": "not created by kvsriov"})
+    outcome = settle(plan, sync, now=NOW)
+    ready = next(c for c in outcome.status["conditions"] if c["type"] == L3ConditionType.READY)
+    assert (ready["status"], ready["reason"]) == ("False", "NADConflict")
+    assert "team-a/l3-vlan100 (not created by kvsriov)" in ready["message"]
+    assert "rename or delete it" in ready["message"]
+    assert ("Warning", "NADConflict") in [(e.type, e.reason) for e in outcome.events]
 
 
 def test_a_refusal_already_reported_is_no_new_warning() -> None:

@@ -25,7 +25,10 @@ def l2(type_: str = "Vlan", vlan: int | None = 100, interface: str = "em2") -> S
     return SriovL2Network.model_validate({"metadata": {"name": "l2"}, "spec": spec})
 
 
-def l3(name: str = "l3-vlan100", **ipam: Any) -> SriovL3Network:
+UID = "6f1c2f4e-0000-4000-8000-000000000100"
+
+
+def l3(name: str = "l3-vlan100", uid: str | None = None, **ipam: Any) -> SriovL3Network:
     spec = {
         "l2Network": "l2",
         "ipam": {
@@ -36,11 +39,12 @@ def l3(name: str = "l3-vlan100", **ipam: Any) -> SriovL3Network:
         }
         | ipam,
     }
-    return SriovL3Network.model_validate({"metadata": {"name": name}, "spec": spec})
+    meta = {"name": name} | ({"uid": uid} if uid else {})
+    return SriovL3Network.model_validate({"metadata": meta, "spec": spec})
 
 
 CASES: dict[str, tuple[SriovL3Network, SriovL2Network]] = {
-    "vlan100": (l3(), l2()),
+    "vlan100": (l3(uid=UID), l2()),  # read from the API server: with the owner mark
     "novlan": (l3("l3-flat"), l2("NoVlan", None)),
     "two-ranges-no-gateway-no-dns": (
         l3(
@@ -124,4 +128,15 @@ def test_drift_detects_our_fields_only() -> None:
     assert drifted(live, desired)
     live = json.loads(json.dumps(desired))
     del live["metadata"]["annotations"]
+    assert drifted(live, desired)
+
+
+def test_a_nad_without_its_owner_mark_has_drifted() -> None:
+    desired = render_nad(l3(uid=UID), l2(), "default")
+    live = json.loads(json.dumps(desired))
+    live["metadata"]["ownerReferences"].append(
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "1"}
+    )
+    assert not drifted(live, desired)  # someone else's extra reference: not drift
+    del live["metadata"]["ownerReferences"]
     assert drifted(live, desired)
