@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from kvsriov_agent.metrics import AgentMetrics
 
 log = logging.getLogger(__name__)
-PODS = ResourcePath("", "v1", "pods")
 SLICED = NicConditionType.SLICED
 OWN_VERSIONS_MAX = 256
 
@@ -245,7 +244,7 @@ class Reconciler:
             )
         self._vfs_lost(obj, status, previous, gen)
         view = (
-            self.plugins.observe(status, self._vf_facts, spec, self._pod)
+            self.plugins.observe(status, self._vf_facts, spec)
             if self.plugins is not None
             else unallocated(status)
         )
@@ -496,12 +495,6 @@ class Reconciler:
                 log.info("%s: %s", ifname, message)
                 self._after_status.append((obj, "Normal", NicReason.VF_RESET, message))
 
-    def _pod(self, namespace: str, name: str) -> Obj | None:
-        try:
-            return self.client.get_or_none(PODS, name, namespace)
-        except (ApiError, OSError):
-            return None
-
     def _observe(self, ifname: str) -> SriovPhysicalNicStatus:
         """The PF as the kernel shows it now; its VFs' facts are kept for the device plugin."""
         observed = observe_nic(self.host, self.node, ifname)
@@ -509,7 +502,7 @@ class Reconciler:
         return observed.status
 
     def _in_use(self, status: SriovPhysicalNicStatus) -> dict[int, str]:
-        return guards.vfs_in_use(status, self.pod_resources, self._pod)
+        return guards.vfs_in_use(status, self.pod_resources)
 
     def _describe(self, before: SriovPhysicalNicStatus, gen: int | None) -> SriovPhysicalNicStatus:
         fresh = self._observe(before.interface or "")

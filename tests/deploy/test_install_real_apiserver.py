@@ -124,6 +124,7 @@ def installed(real_apiserver: RealApiServer) -> Iterator[Path]:
             "delete",
             "validatingadmissionpolicybinding,validatingadmissionpolicy",
             "kvsriov-agent-own-node",
+            "kvsriov-agent-own-events",
         )
         kubectl(admin, "delete", "pods", "--all", "-n", NAMESPACE, "--grace-period=0", "--force")
         reset(admin)
@@ -259,6 +260,76 @@ def test_the_agent_leaves_objects_of_other_nodes_alone(cluster: Path, tmp_path: 
     assert "node-2.em1 is not node node-2's NIC object" in log.read_text()
 
 
+def event(name: str, node: str, about: str) -> str:
+    """An Event in `default` about NIC `about`, written as the agent of `node` writes its Events."""
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": "default"},
+            "involvedObject": {
+                "apiVersion": "kvsriov.io/v1alpha1",
+                "kind": "SriovPhysicalNic",
+                "name": about,
+            },
+            "reason": "Sliced",
+            "message": "4 VFs on vfio-pci",
+            "type": "Normal",
+            "count": 1,
+            "source": {"component": "kvsriov-agent", "host": node},
+            "reportingComponent": "kvsriov-agent",
+            "reportingInstance": node,
+        }
+    )
+
+
+def patch_event(kubeconfig: Path, name: str, patch: dict[str, object]) -> str:
+    """A merge patch of Event `name` in `default` as the agent's EventRecorder sends it (no GET
+    first, which kubectl would need and RBAC does not grant); the refusal's message, or ''."""
+    from kvsriov_agent.kube import KubeClient, ResourcePath, load_config
+    from kvsriov_agent.kube.client import ApiError
+
+    client = KubeClient(load_config(str(kubeconfig)), user_agent="kvsriov-tests")
+    try:
+        client.merge_patch(ResourcePath("", "v1", "events"), name, patch, namespace="default")
+    except ApiError as err:
+        return str(err)
+    return ""
+
+
+def test_one_nodes_token_reads_no_pods_and_touches_only_its_own_events(cluster: Path, tmp_path: Path) -> None:
+    admin = cluster
+    pods = {node: node_and_agent_pod(admin, node) for node in ("node-1", "node-2")}
+    agent_1, agent_2 = (
+        token_kubeconfig(admin, create_token(admin, "kvsriov-agent", pods[n]), tmp_path / n) for n in pods
+    )
+    # Pods: not even its own node's (the agent names VMs from what the kubelet reports).
+    refused = kubectl(agent_1, "get", "pod", pods["node-2"], "-n", NAMESPACE)
+    assert refused.returncode != 0 and 'cannot get resource "pods"' in refused.stderr, refused.stderr
+    refused = kubectl(agent_1, "get", "pods", "-A", "--field-selector", "spec.nodeName=node-1")
+    assert refused.returncode != 0 and 'cannot list resource "pods"' in refused.stderr, refused.stderr
+
+    # Events: written as its own node, a repeat counted on its own node's Event only.
+    assert create(agent_2, event("node-2.em1.a", "node-2", "node-2.em1")).returncode == 0
+    assert create(agent_1, event("node-1.em1.a", "node-1", "node-1.em1")).returncode == 0
+    assert patch_event(agent_1, "node-1.em1.a", {"count": 2}) == ""
+    refused_patch = patch_event(agent_1, "node-2.em1.a", {"count": 2})
+    assert "may change only the Events its node wrote" in refused_patch, refused_patch
+    assert "reported by node-2" in refused_patch
+    refused = create(agent_1, event("node-2.em1.b", "node-2", "node-2.em1"))
+    assert refused.returncode != 0 and "writes Events only as its node" in refused.stderr, refused.stderr
+    # Nor may it rewrite its own Event to pass for another node's.
+    refused_patch = patch_event(agent_1, "node-1.em1.a", {"reportingInstance": "node-2"})
+    assert "writes Events only as its node" in refused_patch, refused_patch
+    # Events of anyone else (the kubelet, an operator) are not the agent's either.
+    assert apply(admin, event("kubelet.a", "", "node-1.em1")).returncode == 0
+    refused_patch = patch_event(agent_1, "kubelet.a", {"count": 2})
+    assert "reported by someone else" in refused_patch, refused_patch
+    listing = "jsonpath={range .items[*]}{.metadata.name}={.count}/{.reportingInstance} {end}"
+    counts = kubectl(admin, "get", "events", "-n", "default", "-o", listing).stdout.split()
+    assert sorted(counts) == ["kubelet.a=1/", "node-1.em1.a=2/node-1", "node-2.em1.a=1/node-2"]
+
+
 def test_a_token_bound_to_no_node_writes_nothing(cluster: Path, tmp_path: Path) -> None:
     loose = token_kubeconfig(cluster, create_token(cluster, "kvsriov-agent"), tmp_path / "loose")
     refused = create(loose, host("node-1"))
@@ -267,7 +338,7 @@ def test_a_token_bound_to_no_node_writes_nothing(cluster: Path, tmp_path: Path) 
 
 def test_the_agent_does_its_job_with_its_own_permissions(cluster: Path, tmp_path: Path) -> None:
     from kvsriov.sandbox.host.simhost import fuse_unavailable, mount_sim_host
-    from kvsriov.sandbox.kubelet.podresources import FakePodResources
+    from kvsriov.sandbox.kubelet.podresources import FakePodResources, pod_entry
     from kvsriov_agent.kube import KubeClient, ResourcePath, load_config
 
     if (why := fuse_unavailable()) is not None:
@@ -296,6 +367,16 @@ def test_the_agent_does_its_job_with_its_own_permissions(cluster: Path, tmp_path
                 lambda: (admin.get(nics, "node-1.em1").get("status") or {}).get("numVfs") == 4,
                 timeout=START_TIMEOUT_S, what="the agent slicing em1 and reporting it",
             )  # fmt: skip
+            # A VM holds VF 1: restoring is refused naming the VM, with no right to read pods.
+            vf1 = admin.get(nics, "node-1.em1")["status"]["vfs"][1]["pciAddress"]
+            pods.set_pods([pod_entry("default", "virt-launcher-vm1-x7k2p", {"kvsriov.io/em1": [vf1]})])
+            admin.merge_patch(nics, "node-1.em1", {"spec": {"numVfs": 0}})
+            sliced = wait_for(
+                lambda: next((c for c in admin.get(nics, "node-1.em1").get("status", {}).get("conditions", [])
+                              if c["type"] == "Sliced" and c["reason"] == "InUse"), None),
+                timeout=START_TIMEOUT_S, what="restoring em1 refused: a VF is in use",
+            )  # fmt: skip
+            assert "VF 1 (VM default/vm1)" in sliced["message"], sliced
         finally:
             stop(agent)
     assert_never_forbidden(log)

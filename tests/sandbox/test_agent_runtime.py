@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from agent_process import HOSTS, NICS, PODS, client_for, condition, events_for, quiet_passes, running_agent
+from agent_process import HOSTS, NICS, client_for, condition, events_for, quiet_passes, running_agent
 
 from kvsriov.sandbox.host.tree import HostTree, reference_host
 from kvsriov.sandbox.kubelet.podresources import FakePodResources, pod_entry
@@ -191,29 +191,6 @@ def test_slicing_refused_naming_the_vms_that_hold_vfs(
     client: KubeClient, kubeconfig: Path, tree: HostTree, tmp_path: Path
 ) -> None:
     sock = tmp_path / "kubelet" / "pod-resources.sock"
-    client.create(
-        PODS,
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": "virt-launcher-vm1-abcde",
-                "namespace": "default",
-                "labels": {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "vmi-uid-1"},
-                "ownerReferences": [
-                    {
-                        "apiVersion": "kubevirt.io/v1",
-                        "kind": "VirtualMachineInstance",
-                        "name": "vm1",
-                        "uid": "vmi-uid-1",
-                        "controller": True,
-                    }
-                ],
-            },
-            "spec": {"containers": [{"name": "compute", "image": "virt-launcher"}]},
-        },
-        namespace="default",
-    )
     with FakePodResources(sock, tmp_path / "pods.json") as kubelet:
         kubelet.set_pods(
             [pod_entry("default", "virt-launcher-vm1-abcde", {"kvsriov.io/em1": [VF_ADDRESSES[2]]})]
