@@ -87,6 +87,9 @@ class NicReason(StrEnum):
     #: Events: a VF the kubelet freed got its sliced state back (node agent, vfreset.py), or did not.
     VF_RESET = "VFReset"
     VF_RESET_FAILED = "VFResetFailed"
+    #: Event: an object the node agent watches (labelled for its node) whose name or spec.nodeName
+    #: names another node; the agent leaves it alone (it could not write it: deploy/*/node-restriction).
+    NOT_OWN_NODE = "NotOwnNode"
 
 
 class L2ConditionType(StrEnum):

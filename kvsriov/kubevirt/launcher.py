@@ -9,6 +9,10 @@ The conventions are KubeVirt's (kubevirt/kubevirt, read at v1.7.0 and v1.9.0):
   VirtualMachineInstance; `kubevirt.io/domain` is an annotation (the VMI's name), and the
   label `vm.kubevirt.io/name` is the VMI's sanitized host name, wrong when spec.hostname is
   set (pkg/virt-controller/services/template.go).
+* A launcher pod is named by `generateName: virt-launcher-<VMI name>-`
+  (pkg/virt-controller/services/template.go); the API server cuts a generateName to 58
+  characters and appends 5 random lowercase alphanumerics (k8s.io/apiserver
+  pkg/storage/names/generate.go, v0.34), so a 63-character name may hold a VMI name cut short.
 * The VM's own process runs in the container named `compute`; the VF requests go there
   (pkg/virt-controller/services/template.go, pkg/virt-controller/services/resourcerenderer.go).
 * The Multus networks are the pod annotation `k8s.v1.cni.cncf.io/networks`, a JSON list of
@@ -42,6 +46,11 @@ NETWORK_STATUS_ANNOTATION: Final = "k8s.v1.cni.cncf.io/network-status"
 VMI_KIND: Final = "VirtualMachineInstance"
 _POD_IFACE_HASH_LEN: Final = 11
 _ORDINAL_IFACE: Final = re.compile(r"net\d+")
+_LAUNCHER_NAME: Final = re.compile(
+    r"virt-launcher-(?P<vmi>[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)-[a-z0-9]{5}"
+)
+#: A generated name this long may have had its base (and so the VMI name) cut (see the module).
+_GENERATED_NAME_MAX: Final = 63
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,19 @@ def vmi_name_of(pod: Obj) -> str | None:
         if owner.get("kind") == VMI_KIND and owner.get("controller"):
             return str(owner.get("name"))
     return None
+
+
+def vmi_name_of_pod_name(name: str) -> str | None:
+    """The VMI a pod named `name` would run by KubeVirt's launcher naming; None when the name is not
+    a launcher's or may hold a VMI name cut short (63 characters: the generator's maximum).
+
+    From the name alone, as the kubelet's PodResources API reports it: what the node agent can
+    know of a pod without reading pod objects. A pod not made by KubeVirt may carry such a name.
+    """
+    found = _LAUNCHER_NAME.fullmatch(name)
+    if found is None or len(name) >= _GENERATED_NAME_MAX:
+        return None
+    return found.group("vmi")
 
 
 def vmi_uid_of(pod: Obj) -> str | None:

@@ -6,8 +6,6 @@ the kubelet cannot be asked, nobody can tell which VFs are free.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from kvsriov.api import nicrules
 from kvsriov.api.constants import RESOURCE_PREFIX
 from kvsriov.api.host import SriovHostStatus
@@ -17,9 +15,6 @@ from kvsriov_agent.kube.client import Obj
 from kvsriov_agent.objects import nic_status
 from kvsriov_agent.podresources import PodResourcesClient
 from kvsriov_agent.podresources.vms import vm_of_pod
-
-#: Looks up a pod object (namespace, name) -> the pod or None; used to name the VM.
-PodLookup = Callable[[str, str], Obj | None]
 
 
 def bond_conflict(status: SriovPhysicalNicStatus, nics: dict[str, Obj], desired: int) -> str | None:
@@ -53,9 +48,7 @@ def interrupt_remapping_refusal(host: SriovHostStatus | None, allow_unsafe: bool
     )
 
 
-def vfs_in_use(
-    status: SriovPhysicalNicStatus, client: PodResourcesClient, lookup: PodLookup
-) -> dict[int, str]:
+def vfs_in_use(status: SriovPhysicalNicStatus, client: PodResourcesClient) -> dict[int, str]:
     """VF index -> owning VM (or pod), from the kubelet; raises PodResourcesUnavailable.
 
     The kubelet's device IDs are the VF PCI addresses (our device plugin's IDs).
@@ -65,7 +58,7 @@ def vfs_in_use(
     for alloc in client.list_devices(RESOURCE_PREFIX + "/"):
         index = by_pci.get(alloc.device_id)
         if index is not None:
-            owners[index] = vm_of_pod(lookup(alloc.namespace, alloc.pod), alloc.namespace, alloc.pod)
+            owners[index] = vm_of_pod(alloc.namespace, alloc.pod)
     return owners
 
 

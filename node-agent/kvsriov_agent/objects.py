@@ -49,6 +49,33 @@ def new_nic(node: str, status: SriovPhysicalNicStatus) -> Obj:
     }
 
 
+def not_own(obj: Obj, node: str) -> str | None:
+    """Why the agent of `node` must leave this SriovPhysicalNic alone; None when it is the node's own.
+
+    A NIC object is the node's when its name starts with `<node>.` (nic_object_name), its
+    kvsriov.io/node label and its spec.nodeName all say `node`: the admission policy
+    (deploy/*/node-restriction.yaml) refuses the agent's writes to any other, so adopting one
+    would fail every pass. Someone else made it (another node's token, before the policy held
+    all three; or by hand), and only its author or an administrator can fix it.
+    """
+    meta = obj.get("metadata") or {}
+    name = str(meta.get("name", ""))
+    label = (meta.get("labels") or {}).get(LABEL_NODE)
+    spec_node = (obj.get("spec") or {}).get("nodeName")
+    wrong = [
+        *([f"its name does not start with {node}."] if not name.startswith(f"{node}.") else []),
+        *([f"it is labelled {LABEL_NODE}={label}"] if label != node else []),
+        *([f"its spec.nodeName is {spec_node}"] if spec_node != node else []),
+    ]
+    if not wrong:
+        return None
+    return (
+        f"{name} is not node {node}'s NIC object ({'; '.join(wrong)}): the node agent of {node} "
+        "neither adopts nor writes it; delete it (an administrator) so that the agent of the node "
+        "it names creates its own"
+    )
+
+
 def host_status(obj: Obj) -> SriovHostStatus | None:
     raw = obj.get("status")
     return SriovHostStatus.model_validate(raw) if raw else None

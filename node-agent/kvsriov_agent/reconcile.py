@@ -35,7 +35,16 @@ from kvsriov_agent.host.bundle import Host
 from kvsriov_agent.hostconfig import apply_kernel_args, apply_unsafe_interrupts
 from kvsriov_agent.kube.client import ApiError, KubeClient, Obj, ResourcePath
 from kvsriov_agent.kube.events import EventRecorder
-from kvsriov_agent.objects import HOSTS, NICS, host_status, new_host, new_nic, nic_status, status_patch
+from kvsriov_agent.objects import (
+    HOSTS,
+    NICS,
+    host_status,
+    new_host,
+    new_nic,
+    nic_status,
+    not_own,
+    status_patch,
+)
 from kvsriov_agent.podresources import PodResourcesClient, PodResourcesUnavailable
 from kvsriov_agent.vffacts import VfFacts
 from kvsriov_agent.vfreset import FreedVfs
@@ -45,7 +54,6 @@ if TYPE_CHECKING:
     from kvsriov_agent.metrics import AgentMetrics
 
 log = logging.getLogger(__name__)
-PODS = ResourcePath("", "v1", "pods")
 SLICED = NicConditionType.SLICED
 OWN_VERSIONS_MAX = 256
 
@@ -104,6 +112,9 @@ class Reconciler:
     #: A NIC change in the last pass waited for the kubelet's PodResources answer: the runtime asks
     #: again soon instead of at the next resync (a kubelet restart takes seconds, a resync minutes).
     waiting_for_kubelet: bool = False
+    #: (uid, resourceVersion) of the objects not this node's that were reported (log and Event):
+    #: once per version of each, not every pass.
+    _reported_foreign: set[tuple[str, str]] = field(default_factory=set)
 
     # -- the checklist -------------------------------------------------------------------------
 
@@ -112,8 +123,10 @@ class Reconciler:
 
         A new spec.numVfs is what a user waits for: its NIC goes first, against the SriovHost status
         the last pass wrote (when that pass saw the host's current spec), so its status is written
-        before the host is probed and the other NICs are described.
+        before the host is probed and the other NICs are described. Objects that are not this
+        node's (objects.not_own) are reported and left alone: none of them is adopted or written.
         """
+        watched, nics = nics, self._own_nics(nics)
         interfaces = physical_interfaces(self.host.sysfs)
         self._vf_facts.clear()
         self.waiting_for_kubelet = False
@@ -132,9 +145,9 @@ class Reconciler:
         failed: list[str] = []
         for ifname in interfaces:
             name = nic_object_name(self.node, ifname)
-            if name in done:
-                continue
             names.add(name)
+            if name in done or name in watched.keys() - nics.keys():  # done, or taken by another's object
+                continue
             try:  # one NIC that fails (a sysfs read, an API write) does not stop the others
                 status = self._observe(ifname)
                 self.reconcile_nic(nics.get(name), status, nics, host_status_now)
@@ -211,6 +224,9 @@ class Reconciler:
     ) -> None:
         if obj is None:
             obj = self._create(NICS, new_nic(self.node, status))
+            if not_own(obj, self.node) is not None:  # its name was taken by an object not ours (409)
+                self._own_nics({obj["metadata"]["name"]: obj})
+                return
         spec = SriovPhysicalNicSpec.model_validate(obj["spec"])
         gen = obj["metadata"].get("generation")
         previous = nic_status(obj)
@@ -232,7 +248,7 @@ class Reconciler:
             )
         self._vfs_lost(obj, status, previous, gen)
         view = (
-            self.plugins.observe(status, self._vf_facts, spec, self._pod)
+            self.plugins.observe(status, self._vf_facts, spec)
             if self.plugins is not None
             else unallocated(status)
         )
@@ -414,6 +430,22 @@ class Reconciler:
 
     # -- helpers -------------------------------------------------------------------------------
 
+    def _own_nics(self, nics: dict[str, Obj]) -> dict[str, Obj]:
+        """The NIC objects that are this node's; each other one is reported once per version."""
+        own = {}
+        for name, obj in nics.items():
+            why = not_own(obj, self.node)
+            if why is None:
+                own[name] = obj
+                continue
+            meta = obj.get("metadata") or {}
+            version = (str(meta.get("uid", name)), str(meta.get("resourceVersion", "")))
+            if version not in self._reported_foreign:
+                self._reported_foreign.add(version)
+                log.warning("%s", why)
+                self.events.record(obj, "Warning", NicReason.NOT_OWN_NODE, why)
+        return own
+
     def _refuse(
         self, obj: Obj, status: SriovPhysicalNicStatus, reason: str, message: str, gen: int | None
     ) -> SriovPhysicalNicStatus:
@@ -468,12 +500,6 @@ class Reconciler:
                 log.info("%s: %s", ifname, message)
                 self._after_status.append((obj, "Normal", NicReason.VF_RESET, message))
 
-    def _pod(self, namespace: str, name: str) -> Obj | None:
-        try:
-            return self.client.get_or_none(PODS, name, namespace)
-        except (ApiError, OSError):
-            return None
-
     def _observe(self, ifname: str) -> SriovPhysicalNicStatus:
         """The PF as the kernel shows it now; its VFs' facts are kept for the device plugin."""
         observed = observe_nic(self.host, self.node, ifname)
@@ -481,7 +507,7 @@ class Reconciler:
         return observed.status
 
     def _in_use(self, status: SriovPhysicalNicStatus) -> dict[int, str]:
-        return guards.vfs_in_use(status, self.pod_resources, self._pod)
+        return guards.vfs_in_use(status, self.pod_resources)
 
     def _describe(self, before: SriovPhysicalNicStatus, gen: int | None) -> SriovPhysicalNicStatus:
         fresh = self._observe(before.interface or "")

@@ -13,7 +13,6 @@ from kvsriov_agent.kube import KubeClient, ResourcePath
 from kvsriov_agent.kube.client import Obj
 
 NICS = ResourcePath(GROUP, VERSION, NIC_PLURAL)
-PODS = ResourcePath("", "v1", "pods")
 SLICE_TIMEOUT = 30.0
 
 

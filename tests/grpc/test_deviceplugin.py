@@ -10,7 +10,7 @@ import json
 
 import grpc
 import pytest
-from plugin_node import PODS, SLICE_TIMEOUT, Node
+from plugin_node import SLICE_TIMEOUT, Node
 
 from kvsriov.sandbox.apiserver.server import EmulatedApiServer
 from kvsriov.sandbox.wait import wait_for
@@ -72,18 +72,10 @@ def test_unhealthy_on_pf_driver_removal(node: Node) -> None:
 
 
 def test_allocate_contents_devinfo_and_status(node: Node) -> None:
-    node.client.create(PODS, {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "virt-launcher-vm1-x", "namespace": "default",
-                     "labels": {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "vmi-uid-1"},
-                     # KubeVirt's identity of the VM: the VMI as controller owner (template.go)
-                     "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
-                             "name": "vm1", "uid": "vmi-uid-1", "controller": True}]},
-        "spec": {"containers": [{"name": "compute", "image": "virt-launcher"}]},
-    }, namespace="default")  # fmt: skip
+    # No pod object: the agent names the VM from the launcher pod's name, as the kubelet reports it.
     node.set_vfs("em1", 4)
     listed(node, EM1, 4)
-    chosen, response = node.kubelet.admit("default", "virt-launcher-vm1-x", EM1, 2)
+    chosen, response = node.kubelet.admit("default", "virt-launcher-vm1-x7k2p", EM1, 2)
     assert response.envs[ENV] == ",".join(chosen)
     paths = [(d.host_path, d.container_path, d.permissions) for d in response.devices]
     assert paths[0] == ("/dev/vfio/vfio", "/dev/vfio/vfio", "rw")
@@ -109,7 +101,7 @@ def test_allocate_contents_devinfo_and_status(node: Node) -> None:
     owners = {vf["pciAddress"]: vf.get("owner") for vf in status["vfs"] if vf.get("allocated")}
     assert owners == dict.fromkeys(chosen, "VM default/vm1")
 
-    node.kubelet.delete_pod("default", "virt-launcher-vm1-x")
+    node.kubelet.delete_pod("default", "virt-launcher-vm1-x7k2p")
     wait_for(
         lambda: not list(node.devinfo.glob("*.json")), timeout=SLICE_TIMEOUT, what="devinfo files removed"
     )

@@ -63,7 +63,7 @@ def test_plugin_lists_and_allocates_the_igb_vfs(sliced: tuple[Host, str, str], t
         try:
             spec = SriovPhysicalNicSpec(node_name="guest", interface=ifname, num_vfs=7, vf_driver="vfio-pci")
             observed = observe_nic(host, "guest", ifname)
-            plugins.observe(observed.status, observed.vfs, spec, lambda ns, name: None)
+            plugins.observe(observed.status, observed.vfs, spec)
             kubelet.wait(lambda: len(kubelet.healthy(resource)) == 7, TIMEOUT_S, f"7 healthy {resource}")
             assert set(kubelet.devices(resource)) == vfs
 

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from agent_process import HOSTS, NICS, PODS, client_for, condition, events_for, quiet_passes, running_agent
+from agent_process import HOSTS, NICS, client_for, condition, events_for, quiet_passes, running_agent
 
 from kvsriov.sandbox.host.tree import HostTree, reference_host
 from kvsriov.sandbox.kubelet.podresources import FakePodResources, pod_entry
@@ -101,6 +101,50 @@ def test_host_and_nics_are_created_adopted_and_described(
     assert client.get(NICS, "node-2.em1")["metadata"]["resourceVersion"] == other_rv
 
 
+def test_objects_naming_another_node_are_neither_adopted_nor_written(
+    client: KubeClient, kubeconfig: Path, tree: HostTree, tmp_path: Path
+) -> None:
+    """Objects node-1's agent watches (labelled for node-1) but that another node's token made:
+    `node-1.em1` for node-2 (the name taken before node-1's agent came) and `node-2.em9`. The
+    agent adopts and writes neither (the admission policy would refuse every write: each pass
+    would fail), says so in an Event on each, and serves its other NICs."""
+
+    def foreign(name: str, interface: str) -> dict[str, object]:
+        return {
+            "apiVersion": "kvsriov.io/v1alpha1",
+            "kind": "SriovPhysicalNic",
+            "metadata": {"name": name, "labels": {"kvsriov.io/node": "node-1"}},
+            "spec": {"nodeName": "node-2", "interface": interface},
+        }
+
+    versions = {
+        name: client.create(NICS, foreign(name, ifname))["metadata"]["resourceVersion"]
+        for name, ifname in (("node-1.em1", "em1"), ("node-2.em9", "em9"))
+    }
+    log = tmp_path / "agent.log"
+    with running_agent(kubeconfig, tree.root, tmp_path / "none.sock", log):
+        wait_for(
+            lambda: all(
+                (client.get_or_none(NICS, f"node-1.{i}") or {}).get("status", {}).get("observedGeneration")
+                for i in ("em2", "em3", "em4")
+            ),
+            what="node-1's other NICs described",
+        )
+        for name in versions:
+            event = wait_for(
+                lambda name=name: next(
+                    (e for e in events_for(client, name) if e["reason"] == "NotOwnNode"), None
+                ),
+                what=f"the NotOwnNode Event on {name}",
+            )
+            assert event["type"] == "Warning" and "spec.nodeName is node-2" in event["message"]
+        wait_for(lambda: quiet_passes(log, 0) >= 2, what="two passes that wrote nothing")
+    for name, version in versions.items():
+        obj = client.get(NICS, name)
+        assert obj["metadata"]["resourceVersion"] == version and "status" not in obj, obj
+    assert "reconcile failed" not in log.read_text()
+
+
 def test_restart_writes_nothing_when_nothing_changed(
     client: KubeClient, kubeconfig: Path, tree: HostTree, tmp_path: Path
 ) -> None:
@@ -147,29 +191,6 @@ def test_slicing_refused_naming_the_vms_that_hold_vfs(
     client: KubeClient, kubeconfig: Path, tree: HostTree, tmp_path: Path
 ) -> None:
     sock = tmp_path / "kubelet" / "pod-resources.sock"
-    client.create(
-        PODS,
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": "virt-launcher-vm1-abcde",
-                "namespace": "default",
-                "labels": {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "vmi-uid-1"},
-                "ownerReferences": [
-                    {
-                        "apiVersion": "kubevirt.io/v1",
-                        "kind": "VirtualMachineInstance",
-                        "name": "vm1",
-                        "uid": "vmi-uid-1",
-                        "controller": True,
-                    }
-                ],
-            },
-            "spec": {"containers": [{"name": "compute", "image": "virt-launcher"}]},
-        },
-        namespace="default",
-    )
     with FakePodResources(sock, tmp_path / "pods.json") as kubelet:
         kubelet.set_pods(
             [pod_entry("default", "virt-launcher-vm1-abcde", {"kvsriov.io/em1": [VF_ADDRESSES[2]]})]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_process import NICS, PODS, client_for, condition, events_for, quiet_passes, running_agent
+from agent_process import NICS, client_for, condition, events_for, quiet_passes, running_agent
 
 from kvsriov.sandbox.host.simhost import fuse_unavailable, mount_sim_host
 from kvsriov.sandbox.kubelet.podresources import FakePodResources, pod_entry
@@ -136,20 +136,12 @@ def test_limits_and_bond_rule(
 def test_forced_restore_records_the_vms_that_lost_a_nic(
     client: KubeClient, kubeconfig: Path, sim: Path, kubelet: FakePodResources, tmp_path: Path
 ) -> None:
-    labels = {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "vmi-uid-1"}
-    client.create(PODS, {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "virt-launcher-vm1-x", "namespace": "default", "labels": labels,
-                     "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
-                             "name": "vm1", "uid": "vmi-uid-1", "controller": True}]},
-        "spec": {"containers": [{"name": "compute", "image": "virt-launcher"}]},
-    }, namespace="default")  # fmt: skip
     with running_agent(kubeconfig, sim, kubelet.socket_path, tmp_path / "agent.log"):
         wait_for(lambda: client.get_or_none(NICS, EM1), what="em1 adopted")
         set_vfs(client, EM1, 4)
         obj = wait_for(lambda: sliced(client, EM1, 4), timeout=SLICE_TIMEOUT, what="em1 at 4")
         vf1 = obj["status"]["vfs"][1]["pciAddress"]
-        kubelet.set_pods([pod_entry("default", "virt-launcher-vm1-x", {"kvsriov.io/em1": [vf1]})])
+        kubelet.set_pods([pod_entry("default", "virt-launcher-vm1-x7k2p", {"kvsriov.io/em1": [vf1]})])
         set_vfs(client, EM1, 0)
         cond = wait_for(
             lambda: (c := condition(client.get(NICS, EM1), "Sliced")).get("reason") == "InUse" and c,

@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import Any
 
 import grpc
 
@@ -43,7 +42,6 @@ from kvsriov_agent.settings import KubeletPaths, PluginTimings
 from kvsriov_agent.vffacts import VfFacts
 
 log = logging.getLogger(__name__)
-PodLookup = Callable[[str, str], "dict[str, Any] | None"]
 
 
 @dataclass
@@ -57,7 +55,6 @@ class DevicePlugins:
     plugins: dict[str, ResourcePlugin] = field(default_factory=dict)
     #: device ID -> (namespace, pod) as the kubelet last reported it.
     allocated: dict[str, tuple[str, str]] = field(default_factory=dict)
-    _owners: dict[tuple[str, str], str] = field(default_factory=dict)
     _pending: dict[str, tuple[str, float]] = field(default_factory=dict)  # device -> (resource, since)
     _seen: set[str] = field(default_factory=set)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -80,7 +77,6 @@ class DevicePlugins:
         status: SriovPhysicalNicStatus,
         facts: Mapping[str, VfFacts],
         spec: SriovPhysicalNicSpec,
-        lookup: PodLookup,
     ) -> AllocationView:
         """Refresh the PF's resource from this pass's VF facts; returns what the kubelet holds of it,
         for the reconciler to show in the status (it alone writes the status)."""
@@ -95,7 +91,7 @@ class DevicePlugins:
             allocated = dict(self.allocated)
             handing_out = frozenset(d for d in self._pending if d not in allocated and d in table)
         owners = {
-            vf.pci_address: self._owner(holder, lookup)
+            vf.pci_address: vm_of_pod(*holder)
             for vf in status.vfs
             if (holder := allocated.get(vf.pci_address)) is not None
         }
@@ -138,15 +134,6 @@ class DevicePlugins:
             log.info("%s: serving again on %s", plugin.resource, plugin.socket)
             self.wakeup()
         return True
-
-    def _owner(self, holder: tuple[str, str], lookup: PodLookup) -> str:
-        if holder not in self._owners:
-            pod = lookup(*holder)
-            name = vm_of_pod(pod, *holder)
-            if pod is None:
-                return name  # not cached: the API server may be away; ask again next pass
-            self._owners[holder] = name
-        return self._owners[holder]
 
     # -- kubelet registration and allocation tracking -----------------------------------------
 
@@ -222,6 +209,5 @@ class DevicePlugins:
                     self._seen.discard(device)
             changed = now_allocated != self.allocated
             self.allocated = now_allocated
-            self._owners = {k: v for k, v in self._owners.items() if k in now_allocated.values()}
         if changed:
             self.wakeup()

@@ -1,30 +1,21 @@
-"""Map a virt-launcher pod to the KubeVirt VM it runs (for the agent's in-use messages).
+"""Name the KubeVirt VM behind a pod that holds a VF (for the agent's in-use messages).
 
-By KubeVirt's own identity (kvsriov/kubevirt/launcher.py): the pod's controller
-ownerReference is the VirtualMachineInstance, named like its VM; without it (an owner
-stripped by hand), the `kubevirt.io/domain` annotation. Not the `vm.kubevirt.io/name`
-label: it is deprecated and holds the sanitized host name, wrong when the VM sets
-spec.hostname (pkg/virt-controller/services/template.go).
+From what the kubelet's PodResources API says of the pod, its namespace and name, by KubeVirt's
+launcher naming (kvsriov/kubevirt/launcher.py: vmi_name_of_pod_name): the agent reads no pod
+objects, so it needs no permission to read the pods of other nodes (RBAC cannot limit a read
+to one node's pods; see README "Install"). The VM is named like its VMI.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from kvsriov.kubevirt import launcher
 
 
-def vm_of_pod(pod: dict[str, Any] | None, namespace: str, name: str) -> str:
-    """`VM namespace/name` when the pod is a virt-launcher, else `pod namespace/name`.
+def vm_of_pod(namespace: str, name: str) -> str:
+    """`VM namespace/name` when the pod is named as a virt-launcher, else `pod namespace/name`.
 
-    Without the pod object (deleted meanwhile, or no read access) the pod is named:
-    the guard still refuses, it just cannot say which VM.
+    A VM whose name is too long for the whole of it to be in its launcher pod's name is named
+    by its pod: the guard still refuses, it just cannot say which VM.
     """
-    body = pod or {}
-    annotations = (body.get("metadata") or {}).get("annotations") or {}
-    vm = launcher.vmi_name_of(body) or (
-        annotations.get(launcher.ANNOTATION_DOMAIN) if launcher.is_launcher(body) else None
-    )
-    if vm:
-        return f"VM {namespace}/{vm}"
-    return f"pod {namespace}/{name}"
+    vm = launcher.vmi_name_of_pod_name(name)
+    return f"VM {namespace}/{vm}" if vm else f"pod {namespace}/{name}"
