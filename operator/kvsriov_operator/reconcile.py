@@ -22,7 +22,7 @@ from kvsriov.kubevirt.vfrequests import VfRequestMode
 from kvsriov_operator.l3plan import plan_l3, settle
 from kvsriov_operator.outcomes import Event, L3Outcome, NadSync
 from kvsriov_operator.readiness import l2_status
-from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted
+from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted, l3_selector, nad_owner
 from kvsriov_operator.views import L3Ref, NicView
 
 
@@ -91,9 +91,13 @@ def effectiveness_event(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -
 
 def list_nads(custom: CustomObjectsApi, l3_name: str) -> dict[str, dict[str, Any]]:
     found = custom.list_cluster_custom_object(
-        NAD_GROUP, NAD_VERSION, NAD_PLURAL, label_selector=f"{LABEL_L3_NETWORK}={l3_name}"
+        NAD_GROUP, NAD_VERSION, NAD_PLURAL, label_selector=l3_selector(l3_name)
     )
-    return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in found.get("items", [])}
+    return {
+        f"{i['metadata']['namespace']}/{i['metadata']['name']}": i
+        for i in found.get("items", [])
+        if nad_owner(i) == l3_name
+    }
 
 
 def apply_nads(
@@ -170,12 +174,12 @@ def delete_orphaned_nads(custom: CustomObjectsApi, l3_exists: Callable[[str], bo
         NAD_PLURAL,
         label_selector=f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE},{LABEL_L3_NETWORK}",
     )
-    owners = {item["metadata"]["labels"][LABEL_L3_NETWORK] for item in found.get("items", [])}
-    gone = {owner for owner in owners if not l3_exists(owner)}
+    owners = {nad_owner(item) for item in found.get("items", [])} - {None}
+    gone = {owner for owner in owners if owner is not None and not l3_exists(owner)}
     orphans = sorted(
         f"{item['metadata']['namespace']}/{item['metadata']['name']}"
         for item in found.get("items", [])
-        if item["metadata"]["labels"][LABEL_L3_NETWORK] in gone
+        if nad_owner(item) in gone
     )
     for key in orphans:
         delete_nad(custom, key)

@@ -21,7 +21,7 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 
 from kvsriov.api.conditions import EventReason
-from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, LABEL_MANAGED_BY, MANAGED_BY_VALUE, VERSION
+from kvsriov.api.constants import GROUP, LABEL_MANAGED_BY, MANAGED_BY_VALUE, VERSION
 from kvsriov.api.kinds import L3_PLURAL
 from kvsriov_operator.clients import Clients
 from kvsriov_operator.handlers.migration import refresh_all_drain_conditions
@@ -33,7 +33,7 @@ from kvsriov_operator.reconcile import (
     patch_status,
     reconcile_l3,
 )
-from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted
+from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted, nad_owner
 from kvsriov_operator.views import L3Ref
 from kvsriov_operator.workers import until, woken
 
@@ -172,13 +172,11 @@ async def stop_orphan_sweep(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(NAD_GROUP, NAD_VERSION, NAD_PLURAL, labels={LABEL_MANAGED_BY: MANAGED_BY_VALUE})
-async def nad_changed(
-    labels: kopf.Labels, body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any
-) -> None:
+async def nad_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Someone edited or deleted one of our NADs: its L3 network's worker checks them. The echo of
     a worker's own write (the NAD exactly as it last rendered it) wakes nobody: that would cost
     every L3 network a second reconcile (a NAD list) at start-up for nothing."""
-    owner = labels.get(LABEL_L3_NETWORK)
+    owner = nad_owner(body)
     if not owner:
         return
     wanted = memo.clients.rendered.get(owner)

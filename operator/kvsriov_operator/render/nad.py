@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from kvsriov.api.constants import (
+    ANNOTATION_L3_NETWORK,
     LABEL_L3_NETWORK,
     LABEL_MANAGED_BY,
     MANAGED_BY_VALUE,
@@ -39,7 +40,7 @@ from kvsriov.api.constants import (
 )
 from kvsriov.api.l2 import SriovL2Network
 from kvsriov.api.l3 import SriovL3Network
-from kvsriov.api.naming import resource_name, vnic_bridge_name, vnic_nad_name
+from kvsriov.api.naming import label_value, resource_name, vnic_bridge_name, vnic_nad_name
 
 NAD_GROUP: Final = "k8s.cni.cncf.io"
 NAD_VERSION: Final = "v1"
@@ -125,11 +126,24 @@ def _nad(
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": {LABEL_L3_NETWORK: l3.metadata.name, LABEL_MANAGED_BY: MANAGED_BY_VALUE},
-            "annotations": annotations,
+            "labels": {LABEL_L3_NETWORK: label_value(l3.metadata.name), LABEL_MANAGED_BY: MANAGED_BY_VALUE},
+            "annotations": {**annotations, ANNOTATION_L3_NETWORK: l3.metadata.name},
         },
         "spec": {"config": json.dumps(config, sort_keys=False)},
     }
+
+
+def l3_selector(l3_name: str) -> str:
+    """The label selector of the NADs rendered for the L3 network `l3_name`."""
+    return f"{LABEL_L3_NETWORK}={label_value(l3_name)}"
+
+
+def nad_owner(nad: Mapping[str, Any]) -> str | None:
+    """The name of the L3 network a NAD was rendered for (its annotation; the label of a NAD
+    rendered before the annotation existed, when names were kept as label values), or None."""
+    meta = nad.get("metadata") or {}
+    owner = (meta.get("annotations") or {}).get(ANNOTATION_L3_NETWORK)
+    return owner or (meta.get("labels") or {}).get(LABEL_L3_NETWORK) or None
 
 
 def render_nad(l3: SriovL3Network, l2: SriovL2Network, namespace: str) -> dict[str, Any]:
