@@ -19,6 +19,7 @@ from aiohttp import web
 
 from . import discovery, openapi
 from .errors import ApiError, bad_request, method_not_allowed, unsupported_media_type
+from .metadata import check_path_segment
 from .operations import Operations
 from .patch import APPLY, APPLY_CBOR, JSON_PATCH, MERGE, STRATEGIC
 from .resources import ResourceType
@@ -127,6 +128,8 @@ def _field_selector(rt: ResourceType, selector: str | None) -> Predicate:
 async def _dispatch(request: web.Request, ops: Operations, t: Target) -> web.StreamResponse:
     params = _params(request)
     rt, method = t.rt, request.method
+    if t.name is not None:
+        check_path_segment(t.name)
     ns = t.namespace or ""
     as_table = wants_table(request.headers.get("Accept", ""))
     if t.name is None:
