@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, openapi
+from . import discovery, openapi, protobuf
 from .errors import ApiError, bad_request, method_not_allowed, unsupported_media_type
 from .metadata import check_path_segment
 from .operations import Operations
@@ -64,6 +64,8 @@ async def _body(request: web.Request) -> Any:
     if not raw:
         raise bad_request("the request body is empty")
     ctype = request.content_type
+    if ctype == protobuf.PROTOBUF:  # kubectl's typed clients (create namespace, configmap...)
+        return protobuf.decode(raw)
     try:
         if ctype == APPLY or ctype.endswith("yaml"):
             return yaml.safe_load(raw)

@@ -149,6 +149,8 @@ class Operations:
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
         if rt.status_subresource and rt.custom:
             obj.pop("status", None)
+        if rt.key == NAMESPACES:  # the namespace strategy's PrepareForCreate
+            obj.setdefault("status", {})["phase"] = "Active"
         return await self._write(rt, obj, None, params, None)
 
     async def replace(
