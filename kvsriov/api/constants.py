@@ -17,8 +17,11 @@ API_VERSION: Final = f"{GROUP}/{VERSION}"
 LABEL_NODE: Final = f"{GROUP}/node"
 LABEL_INTERFACE: Final = f"{GROUP}/interface"
 
-#: Labels on rendered NetworkAttachmentDefinitions pointing back at their L3 network.
+#: Labels on rendered NetworkAttachmentDefinitions pointing back at their L3 network. Label
+#: values derived from names go through `naming.label_value` (a name may be longer than a
+#: label value may be), so the NAD names its L3 network in full in the annotation.
 LABEL_L3_NETWORK: Final = f"{GROUP}/l3-network"
+ANNOTATION_L3_NETWORK: Final = f"{GROUP}/l3-network"
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE: Final = "kvsriov"
 

@@ -21,7 +21,7 @@ import re
 from kvsriov.api.constants import RESOURCE_PREFIX
 
 _DNS_UNSAFE = re.compile(r"[^a-z0-9.-]")
-_RESOURCE_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_QUALIFIED_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _DNS_SUBDOMAIN_MAX = 253
 _QUALIFIED_NAME_MAX = 63
 _HASH_LEN = 6
@@ -35,31 +35,52 @@ def nic_object_name(node: str, interface: str) -> str:
     """`<node>.<interface>` made a valid object name, e.g. `worker-1.em2`.
 
     Lowercased; characters outside `[a-z0-9.-]` become `-`; when anything was
-    changed a `-<hash>` of the original is appended so that distinct interfaces
-    never share an object.
+    changed, or the name is too long (a node name alone may have 253 characters), a
+    `-<hash>` of the original is appended so that distinct interfaces never share an object.
     """
     original = f"{node}.{interface}"
     mapped = _DNS_UNSAFE.sub("-", original.lower()).strip(".-")
-    if mapped == original:
+    if mapped == original and len(mapped) <= _DNS_SUBDOMAIN_MAX:
         return mapped
     suffix = f"-{short_hash(original)}"
     return mapped[: _DNS_SUBDOMAIN_MAX - len(suffix)].rstrip(".-") + suffix
 
 
+def _qualified_part(text: str, empty: str) -> str:
+    """`text` as the name part of a qualified name, which is also a valid label value.
+
+    apimachinery pkg/util/validation/validation.go (IsQualifiedName, IsValidLabelValue):
+    alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric, at most 63 characters.
+    Other characters become `_`; when anything was changed or cut, a `_<hash>` of `text` is
+    appended (`empty` stands in when nothing is left before it). Object names never contain
+    `_`, so a hashed value never equals a name kept as it is.
+    """
+    mapped = _QUALIFIED_UNSAFE.sub("_", text).strip("_.-")
+    if mapped == text and 0 < len(mapped) <= _QUALIFIED_NAME_MAX:
+        return mapped
+    suffix = f"_{short_hash(text)}"
+    head = mapped[: _QUALIFIED_NAME_MAX - len(suffix)].rstrip("_.-")
+    return f"{head or empty}{suffix}"
+
+
 def resource_name(interface: str) -> str:
     """The extended resource for VFs of PFs named `interface`: `kvsriov.io/<interface>`.
 
-    The part after the slash must be a qualified name (alphanumerics, `-`, `_`,
-    `.`, starting and ending alphanumeric, at most 63 characters). Other
-    characters become `_`; when anything was changed a `_<hash>` is appended.
-    Case is kept: resource names are case-sensitive and `em2` is the usual case.
+    The part after the slash must be a qualified name (`_qualified_part`). Case is kept:
+    resource names are case-sensitive and `em2` is the usual case.
     """
-    mapped = _RESOURCE_UNSAFE.sub("_", interface).strip("_.-")
-    if mapped == interface and 0 < len(mapped) <= _QUALIFIED_NAME_MAX:
-        return f"{RESOURCE_PREFIX}/{mapped}"
-    suffix = f"_{short_hash(interface)}"
-    head = mapped[: _QUALIFIED_NAME_MAX - len(suffix)].rstrip("_.-")
-    return f"{RESOURCE_PREFIX}/{head}{suffix}" if head else f"{RESOURCE_PREFIX}/if{suffix}"
+    return f"{RESOURCE_PREFIX}/{_qualified_part(interface, 'if')}"
+
+
+def label_value(text: str) -> str:
+    """The label value that stands for `text` (a node, interface or network name) in our labels
+    and label selectors: `text` itself when it is a valid label value, else `_qualified_part`'s
+    mapping (e.g. the first 56 characters and `_<hash>` for a 100-character object name).
+
+    The API server refuses an object with a longer value (422) and a selector naming one (400),
+    while object names may have up to 253 characters.
+    """
+    return _qualified_part(text, "v") if text else ""
 
 
 def pcidevice_env_name(resource: str) -> str:
@@ -100,7 +121,12 @@ _IFNAMSIZ_MAX = 15
 
 
 def vnic_nad_name(l3_name: str) -> str:
-    return f"{l3_name}{VNIC_NAD_SUFFIX}"
+    """`<l3>-vnic`; an L3 name too long for the suffix is cut and given a `-<hash>` of it."""
+    name = f"{l3_name}{VNIC_NAD_SUFFIX}"
+    if len(name) <= _DNS_SUBDOMAIN_MAX:
+        return name
+    suffix = f"-{short_hash(l3_name)}{VNIC_NAD_SUFFIX}"
+    return l3_name[: _DNS_SUBDOMAIN_MAX - len(suffix)].rstrip(".-") + suffix
 
 
 def vnic_bridge_name(interface: str) -> str:

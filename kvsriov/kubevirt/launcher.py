@@ -46,9 +46,7 @@ NETWORK_STATUS_ANNOTATION: Final = "k8s.v1.cni.cncf.io/network-status"
 VMI_KIND: Final = "VirtualMachineInstance"
 _POD_IFACE_HASH_LEN: Final = 11
 _ORDINAL_IFACE: Final = re.compile(r"net\d+")
-_LAUNCHER_NAME: Final = re.compile(
-    r"virt-launcher-(?P<vmi>[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)-[a-z0-9]{5}"
-)
+_LAUNCHER_NAME: Final = re.compile(r"virt-launcher-(?P<vmi>[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)-[a-z0-9]{5}")
 #: A generated name this long may have had its base (and so the VMI name) cut (see the module).
 _GENERATED_NAME_MAX: Final = 63
 

@@ -12,7 +12,7 @@ from typing import Any
 from kvsriov.api.constants import API_VERSION, GROUP, LABEL_INTERFACE, LABEL_NODE, VERSION
 from kvsriov.api.host import SriovHostStatus
 from kvsriov.api.kinds import HOST_KIND, HOST_PLURAL, NIC_KIND, NIC_PLURAL
-from kvsriov.api.naming import nic_object_name
+from kvsriov.api.naming import label_value, nic_object_name
 from kvsriov.api.nic import SriovPhysicalNicStatus, VfDriver
 from kvsriov_agent.kube.client import Obj, ResourcePath
 
@@ -38,7 +38,7 @@ def new_nic(node: str, status: SriovPhysicalNicStatus) -> Obj:
         "kind": NIC_KIND,
         "metadata": {
             "name": nic_object_name(node, ifname),
-            "labels": {LABEL_NODE: node, LABEL_INTERFACE: ifname},
+            "labels": {LABEL_NODE: label_value(node), LABEL_INTERFACE: label_value(ifname)},
         },
         "spec": {
             "nodeName": node,

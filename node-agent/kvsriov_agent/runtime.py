@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from kvsriov.api.constants import LABEL_NODE
+from kvsriov.api.naming import label_value
 from kvsriov_agent.kube.client import ApiError, Obj
 from kvsriov_agent.kube.watch import Watcher
 from kvsriov_agent.objects import HOSTS, NICS
@@ -53,7 +54,11 @@ class Agent:
             client, HOSTS, self._on_event, field_selector=f"metadata.name={node}", timeout_seconds=timeout
         )
         self.nics = Watcher(
-            client, NICS, self._on_event, label_selector=f"{LABEL_NODE}={node}", timeout_seconds=timeout
+            client,
+            NICS,
+            self._on_event,
+            label_selector=f"{LABEL_NODE}={label_value(node)}",
+            timeout_seconds=timeout,
         )
 
     def _on_event(self, kind: str, obj: Obj | None) -> None:

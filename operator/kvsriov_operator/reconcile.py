@@ -15,14 +15,14 @@ from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from kvsriov.api.conditions import EventReason, L2ConditionType
-from kvsriov.api.constants import GROUP, LABEL_L3_NETWORK, VERSION
+from kvsriov.api.constants import GROUP, VERSION
 from kvsriov.api.kinds import L3_PLURAL
 from kvsriov.api.l2 import SriovL2Network
 from kvsriov.kubevirt.vfrequests import VfRequestMode
 from kvsriov_operator.l3plan import plan_l3, settle
 from kvsriov_operator.outcomes import Event, L3Outcome, NadSync
 from kvsriov_operator.readiness import l2_status
-from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted
+from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, drifted, l3_selector
 from kvsriov_operator.render.owner import (
     Ownership,
     foreign_owner,
@@ -99,7 +99,7 @@ def effectiveness_event(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -
 def list_nads(custom: CustomObjectsApi, l3_name: str) -> dict[str, dict[str, Any]]:
     """The NADs labelled for `l3_name`, ours or not (render/owner.py decides)."""
     found = custom.list_cluster_custom_object(
-        NAD_GROUP, NAD_VERSION, NAD_PLURAL, label_selector=f"{LABEL_L3_NETWORK}={l3_name}"
+        NAD_GROUP, NAD_VERSION, NAD_PLURAL, label_selector=l3_selector(l3_name)
     )
     return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in found.get("items", [])}
 

@@ -13,13 +13,13 @@ from typing import Any
 import kubernetes
 
 from kvsriov import kubevirt
-from kvsriov.api.constants import LABEL_L3_NETWORK, NAD_RESOURCE_ANNOTATION, RESOURCE_PREFIX
+from kvsriov.api.constants import NAD_RESOURCE_ANNOTATION, RESOURCE_PREFIX
 from kvsriov.api.kinds import L3_PLURAL
 from kvsriov.api.naming import resource_name
 from kvsriov.kubevirt import launcher, vfsupply
 from kvsriov.kubevirt.launcher import NetworkSelection
 from kvsriov_operator.reconcile import get_or_none
-from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION
+from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION, nad_owner
 from kvsriov_operator.views import NicCounts
 
 
@@ -86,7 +86,7 @@ def migration_policies(
             if exc.status != 404:
                 raise
             continue
-        l3_name = ((nad.get("metadata") or {}).get("labels") or {}).get(LABEL_L3_NETWORK)
+        l3_name = nad_owner(nad)
         l3 = get_or_none(custom, L3_PLURAL, l3_name) if l3_name else None
         if l3 is not None:
             out[key] = (str(l3_name), str((l3.get("spec") or {}).get("vmMigration") or "Refuse"))

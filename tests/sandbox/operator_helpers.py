@@ -13,7 +13,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kvsriov.api.constants import GROUP, LABEL_INTERFACE, LABEL_NODE, VERSION
 from kvsriov.api.kinds import L2_PLURAL, L3_PLURAL, NIC_PLURAL
-from kvsriov.api.naming import nic_object_name
+from kvsriov.api.naming import label_value, nic_object_name
 from kvsriov_operator.cli import run
 from kvsriov_operator.clients import Clients
 from kvsriov_operator.render.nad import NAD_GROUP, NAD_PLURAL, NAD_VERSION
@@ -62,7 +62,10 @@ class Cluster:
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "SriovPhysicalNic",
-            "metadata": {"name": name, "labels": {LABEL_NODE: node, LABEL_INTERFACE: interface}},
+            "metadata": {
+                "name": name,
+                "labels": {LABEL_NODE: label_value(node), LABEL_INTERFACE: label_value(interface)},
+            },
             "spec": {"nodeName": node, "interface": interface, "numVfs": num_vfs},
         }
         self.custom.create_cluster_custom_object(GROUP, VERSION, NIC_PLURAL, body)

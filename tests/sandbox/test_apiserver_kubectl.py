@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,19 @@ def test_delete(kubectl, custom):
     custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, widget("a", size=1))
     assert "deleted" in kubectl("delete", "widget", "a").stdout
     assert "No resources found" in kubectl("get", "widgets").stderr
+
+
+def test_kubectl_create_namespace_configmap_and_secret(kubectl, core):
+    """kubectl's typed clients send these in protobuf, not JSON (the server must decode it)."""
+    namespace = f"kubectl-{uuid.uuid4().hex[:8]}"
+    try:
+        assert f"namespace/{namespace} created" in kubectl("create", "namespace", namespace).stdout
+        assert core.read_namespace(namespace).status.phase == "Active"
+        kubectl("create", "configmap", "settings", "-n", namespace, "--from-literal=mtu=9000")
+        assert core.read_namespaced_config_map("settings", namespace).data == {"mtu": "9000"}
+        kubectl("create", "secret", "generic", "token", "-n", namespace, "--from-literal=key=s3cret")
+        assert core.read_namespaced_secret("token", namespace).data == {"key": "czNjcmV0"}
+        refused = kubectl("create", "namespace", "Not.A.Label", check=False)
+        assert refused.returncode != 0 and "a lowercase RFC 1123 label" in refused.stderr
+    finally:
+        kubectl("delete", "namespace", namespace, "--wait=false", check=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -361,3 +362,24 @@ def test_restart_in_the_middle_of_reconciling_converges_with_nothing_orphaned(
     assert nads_of(cluster, "l3-gone") == set()
     assert nads_of(cluster, "l3-a") == desired
     print(f"killed with {len(partial)} of 40 NADs of l3-a written")
+
+
+@pytest.mark.both_servers
+def test_a_network_with_a_100_character_name_gets_its_nads_and_deletes_cleanly(
+    em2_sliced: Cluster, operator: None
+) -> None:
+    """A valid name longer than a label value may be (63): the NADs' label holds a hashed value,
+    which the real API server accepts in the object and in the operator's label selector."""
+    cluster = em2_sliced
+    name = "l3-" + "a" * 97
+    cluster.l2("l2-em2", "em2", vlan=100)
+    cluster.l3(name, "l2-em2")
+    wait_condition(cluster, L3S, name, "Ready", "True", "the long-named L3 network Ready")
+    status = cluster.get(L3S, name)["status"]
+    assert status["networkAttachmentDefinitions"] == [f"default/{name}", f"default/{name}-vnic"]
+    nad = cluster.nad("default", name)
+    assert nad is not None and json.loads(nad["spec"]["config"])["type"] == "sriov"
+    assert len(nad["metadata"]["labels"][LABEL_L3_NETWORK]) <= 63
+    cluster.custom.delete_cluster_custom_object(GROUP, VERSION, L3S, name)
+    wait_for(lambda: cluster.gone(L3S, name), timeout=20, what="the long-named L3 network to go")
+    assert cluster.nad("default", name) is None and cluster.nad("default", f"{name}-vnic") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from pydantic import ValidationError
 
 from kvsriov.api import SriovHost, SriovPhysicalNic
 from kvsriov.api.errors import field_errors
-from kvsriov.api.naming import nic_object_name, pcidevice_env_name, resource_name
+from kvsriov.api.naming import label_value, nic_object_name, pcidevice_env_name, resource_name, vnic_nad_name
 
 
 def nic(name: str = "node-1.em2", **spec: Any) -> SriovPhysicalNic:
@@ -62,6 +63,20 @@ def test_mapped_names_get_a_short_hash_and_do_not_collide() -> None:
 def test_mapped_name_is_a_valid_dns_subdomain() -> None:
     name = nic_object_name("n", "p@x:y")
     assert all(c.isalnum() or c in ".-" for c in name) and name == name.lower()
+
+
+def test_names_derived_from_a_253_character_node_or_network_stay_valid() -> None:
+    """Object names may have 253 characters; a label value 63, an object name 253 again."""
+    node, l3 = "n" * 253, "l" * 253
+    assert len(nic_object_name(node, "em2")) <= 253 and nic_object_name(node, "em2") != nic_object_name(
+        node, "em3"
+    )
+    assert len(vnic_nad_name(l3)) <= 253 and vnic_nad_name(l3).endswith("-vnic")
+    value = label_value(node)
+    assert len(value) == 63 and value != label_value("n" * 252)
+    assert re.fullmatch(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]", value)
+    assert label_value("node-1") == "node-1" and label_value("") == ""
+    assert label_value("eth@0") != label_value("eth_0")
 
 
 def test_resource_name_maps_interface_names() -> None:

@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, openapi
+from . import discovery, openapi, protobuf
 from .errors import ApiError, bad_request, method_not_allowed, unsupported_media_type
+from .metadata import check_path_segment
 from .operations import Operations
 from .patch import APPLY, APPLY_CBOR, JSON_PATCH, MERGE, STRATEGIC
 from .resources import ResourceType
@@ -63,6 +64,8 @@ async def _body(request: web.Request) -> Any:
     if not raw:
         raise bad_request("the request body is empty")
     ctype = request.content_type
+    if ctype == protobuf.PROTOBUF:  # kubectl's typed clients (create namespace, configmap...)
+        return protobuf.decode(raw)
     try:
         if ctype == APPLY or ctype.endswith("yaml"):
             return yaml.safe_load(raw)
@@ -127,6 +130,8 @@ def _field_selector(rt: ResourceType, selector: str | None) -> Predicate:
 async def _dispatch(request: web.Request, ops: Operations, t: Target) -> web.StreamResponse:
     params = _params(request)
     rt, method = t.rt, request.method
+    if t.name is not None:
+        check_path_segment(t.name)
     ns = t.namespace or ""
     as_table = wants_table(request.headers.get("Accept", ""))
     if t.name is None:

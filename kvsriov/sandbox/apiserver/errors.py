@@ -89,8 +89,13 @@ def conflict(plural: str, group: str, name: str) -> ApiError:
 
 
 def invalid(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> ApiError:
-    """422 Invalid; the message lists each cause as ``<field>: <message>``."""
-    parts = [f"{c['field']}: {c['message']}" if c.get("field") else c.get("message", "") for c in causes]
+    """422 Invalid; the message lists each cause once as ``<field>: <message>`` (a cause repeated
+    in ``details.causes`` is said once, as field.ErrorList.ToAggregate does)."""
+    parts = list(
+        dict.fromkeys(
+            f"{c['field']}: {c['message']}" if c.get("field") else c.get("message", "") for c in causes
+        )
+    )
     summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     details = _details(name, group, kind)
     details["causes"] = causes

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from . import validation
+from . import metadata, validation
 from .admission import Admission, Attributes
 from .crds import CRD_KEY, check_crd, established_status
 from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
@@ -149,6 +149,8 @@ class Operations:
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
         if rt.status_subresource and rt.custom:
             obj.pop("status", None)
+        if rt.key == NAMESPACES:  # the namespace strategy's PrepareForCreate
+            obj.setdefault("status", {})["phase"] = "Active"
         return await self._write(rt, obj, None, params, None)
 
     async def replace(
@@ -368,8 +370,12 @@ class Operations:
     def _validate(
         self, rt: ResourceType, obj: Obj, old: Obj | None, params: dict[str, str]
     ) -> builtins.list[str]:
-        """Prune, default and validate a custom object through ``validation`` (see its contract)."""
+        """Validate the metadata of every object (``metadata``); prune, default and validate a
+        custom object through ``validation`` (see its contract), one 422 for all the causes."""
+        meta_causes = metadata.validate_object_meta(rt, obj, old)
         if not rt.custom or not rt.schema:
+            if meta_causes:
+                raise invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), meta_causes)
             return []
         mode = params.get("fieldValidation") or "Warn"
         if mode not in ("Strict", "Warn", "Ignore"):
@@ -381,7 +387,7 @@ class Operations:
                 "strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown)
             )
         validation.apply_defaults(rt.schema, obj)
-        causes = validation.validate(rt.schema, obj, old)
+        causes = meta_causes + validation.validate(rt.schema, obj, old)
         if causes:
             raise invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
         return [f'unknown field "{u}"' for u in unknown] if mode == "Warn" else []

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import bad_request
+from .metadata import label_value, qualified_name, quoted
 
 Predicate = Callable[[dict[str, Any]], bool]
 
@@ -38,10 +39,25 @@ def _split_top(selector: str) -> list[str]:
     return [t for t in terms if t.strip()]
 
 
+def _check_requirement(key: str, values: list[str]) -> None:
+    """labels.NewRequirement: the key must be a qualified name and each value a label value
+    (400, one requirement's errors aggregated as the real server words them)."""
+    errors = []
+    if problems := qualified_name(key):
+        errors.append(f"<nil>: Invalid value: {quoted(key)}: {'; '.join(problems)}")
+    for i, value in enumerate(values):
+        if problems := label_value(value):
+            errors.append(f"values[{i}][{key}]: Invalid value: {quoted(value)}: {'; '.join(problems)}")
+    if errors:
+        summary = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+        raise bad_request(f"unable to parse requirement: {summary}")
+
+
 def _label_term(term: str) -> Predicate:
     m = _EQ_RE.match(term)
     if m:
         key, op, value = m.groups()
+        _check_requirement(key, [value])
         if op == "!=":
             return lambda labels: labels.get(key) != value
         return lambda labels: labels.get(key) == value
@@ -52,10 +68,13 @@ def _label_term(term: str) -> Predicate:
     if op:
         if neg:
             raise bad_request(f"unable to parse requirement: {term!r}")
-        allowed = {v.strip() for v in values.split(",") if v.strip()}
+        listed = [v.strip() for v in values.split(",") if v.strip()]
+        _check_requirement(key, sorted(set(listed)))  # the Go parser keeps a sorted set
+        allowed = set(listed)
         if op == "in":
             return lambda labels: labels.get(key) in allowed
         return lambda labels: labels.get(key) not in allowed
+    _check_requirement(key, [])
     if neg:
         return lambda labels: key not in labels
     return lambda labels: key in labels

@@ -18,6 +18,7 @@ from kvsriov.api.errors import FieldError
 from kvsriov.api.host import SriovHost
 from kvsriov.api.kinds import HOST_PLURAL, L2_PLURAL, L3_PLURAL, NIC_PLURAL
 from kvsriov.api.l2 import SriovL2Network
+from kvsriov.api.naming import label_value
 from kvsriov_operator import admission
 from kvsriov_operator.clients import Clients
 from kvsriov_operator.reconcile import get_or_none
@@ -72,6 +73,6 @@ def validate_nic(
         return
     node = (body.get("spec") or {}).get("nodeName", "")
     same_node = memo.clients.custom.list_cluster_custom_object(
-        GROUP, VERSION, NIC_PLURAL, label_selector=f"{LABEL_NODE}={node}"
+        GROUP, VERSION, NIC_PLURAL, label_selector=f"{LABEL_NODE}={label_value(node)}"
     )["items"]
     _refuse(admission.nic_refusals(body, same_node, old))

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from kvsriov.api.constants import (
+    ANNOTATION_L3_NETWORK,
     LABEL_L3_NETWORK,
     LABEL_MANAGED_BY,
     MANAGED_BY_VALUE,
@@ -39,8 +40,8 @@ from kvsriov.api.constants import (
 )
 from kvsriov.api.l2 import SriovL2Network
 from kvsriov.api.l3 import SriovL3Network
-from kvsriov.api.naming import resource_name, vnic_bridge_name, vnic_nad_name
-from kvsriov_operator.render.owner import owner_reference
+from kvsriov.api.naming import label_value, resource_name, vnic_bridge_name, vnic_nad_name
+from kvsriov_operator.render.owner import owner_of, owner_reference
 
 NAD_GROUP: Final = "k8s.cni.cncf.io"
 NAD_VERSION: Final = "v1"
@@ -125,8 +126,8 @@ def _nad(
     meta: dict[str, Any] = {
         "name": name,
         "namespace": namespace,
-        "labels": {LABEL_L3_NETWORK: l3.metadata.name, LABEL_MANAGED_BY: MANAGED_BY_VALUE},
-        "annotations": annotations,
+        "labels": {LABEL_L3_NETWORK: label_value(l3.metadata.name), LABEL_MANAGED_BY: MANAGED_BY_VALUE},
+        "annotations": {**annotations, ANNOTATION_L3_NETWORK: l3.metadata.name},
     }
     if l3.metadata.uid:
         meta["ownerReferences"] = [owner_reference(l3.metadata.name, l3.metadata.uid)]
@@ -136,6 +137,16 @@ def _nad(
         "metadata": meta,
         "spec": {"config": json.dumps(config, sort_keys=False)},
     }
+
+
+def l3_selector(l3_name: str) -> str:
+    """The label selector of the NADs rendered for the L3 network `l3_name`."""
+    return f"{LABEL_L3_NETWORK}={label_value(l3_name)}"
+
+
+def nad_owner(nad: Mapping[str, Any]) -> str | None:
+    """The name of the L3 network that owns a NAD (render/owner.py), or None."""
+    return owner_of(nad)
 
 
 def render_nad(l3: SriovL3Network, l2: SriovL2Network, namespace: str) -> dict[str, Any]:

@@ -38,7 +38,14 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from kvsriov.api.constants import API_VERSION, GROUP, LABEL_L3_NETWORK, LABEL_MANAGED_BY, MANAGED_BY_VALUE
+from kvsriov.api.constants import (
+    ANNOTATION_L3_NETWORK,
+    API_VERSION,
+    GROUP,
+    LABEL_L3_NETWORK,
+    LABEL_MANAGED_BY,
+    MANAGED_BY_VALUE,
+)
 from kvsriov.api.kinds import L3_KIND
 
 
@@ -66,13 +73,16 @@ def _is_l3(ref: Mapping[str, Any]) -> bool:
 
 
 def owner_of(nad: Mapping[str, Any]) -> str | None:
-    """The L3 network that owns `nad` (its controller, or for a legacy NAD its labels), else None."""
+    """The L3 network that owns `nad` (its controller, or for a NAD without one that kvsriov's
+    labels mark: the name in its annotation, else in the label of a NAD from before the
+    annotation, when names were kept as label values), else None."""
     controller = _controller(nad)
     if controller is not None:
         return str(controller.get("name")) if _is_l3(controller) else None
-    labels = (nad.get("metadata") or {}).get("labels") or {}
+    meta = nad.get("metadata") or {}
+    labels = meta.get("labels") or {}
     if labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE and labels.get(LABEL_L3_NETWORK):
-        return str(labels[LABEL_L3_NETWORK])
+        return str((meta.get("annotations") or {}).get(ANNOTATION_L3_NETWORK) or labels[LABEL_L3_NETWORK])
     return None
 
 

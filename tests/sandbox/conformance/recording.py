@@ -147,13 +147,18 @@ class Recorder:
         content_type: str = "application/json",
         accept: str = "application/json",
     ) -> tuple[int, Any, list[str]]:
-        """One request, not recorded: (status, decoded body, warnings)."""
-        url = self.server + path + (f"?{urlencode(query)}" if query else "")
+        """One request, not recorded: (status, decoded body, warnings).
+
+        Sent through the server's connection pool with the path as given: PoolManager.request
+        would drop `.` and `..` segments (urllib3 normalises URLs), and what the servers answer
+        to those is part of what we compare.
+        """
+        target = path + (f"?{urlencode(query)}" if query else "")
         data = None
         if body is not None:
             data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-        response = self.http.request(
-            method, url, body=data, headers=self.headers(content_type, accept), timeout=30, retries=False
+        response = self.http.connection_from_url(self.server).urlopen(
+            method, target, body=data, headers=self.headers(content_type, accept), timeout=30, retries=False
         )
         try:
             decoded = json.loads(response.data or b"null")

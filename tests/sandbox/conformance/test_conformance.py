@@ -305,6 +305,48 @@ def cel_refusals(r: Recorder, _: Any) -> None:
     )
 
 
+def names_and_labels(r: Recorder, _: Any) -> None:
+    """metadata.name, label keys and values on writes, label selectors on reads, `.` in URLs."""
+    namespaces, configmaps = "/api/v1/namespaces", "/api/v1/namespaces/default/configmaps"
+    r.step("name of 253 characters", "POST", L2, l2("a" * 253))
+    r.step("name not a DNS subdomain", "POST", L2, l2("Bad_Name"))
+    r.step("name too long and not DNS-safe", "POST", L2, l2("x" * 254 + "_"))
+    r.step("name '.'", "POST", L2, l2("."))
+    r.step("name with a slash", "POST", L2, l2("a/b"))
+    r.step("namespace name with a dot", "POST", namespaces, {"metadata": {"name": "a.b"}})
+    r.step("namespace name with upper case", "POST", namespaces, {"metadata": {"name": "Upper"}})
+    r.step("configmap name not DNS-safe", "POST", configmaps, {"metadata": {"name": "Bad_cm"}})
+    too_long = "v" * 64
+    labelled = l2("labelled")
+    labelled["metadata"]["labels"] = {"k": too_long}
+    r.step("label value of 64 characters", "POST", L2, labelled)
+    labelled["metadata"]["labels"] = {"bad key!": "v", "a/b/c": "x", "/x": "y", "Ex.com/y": "-bad-"}
+    r.step("label keys and values not valid", "POST", L2, labelled)
+    r.call("POST", L2, l2("keep"))
+    bad_label = {"metadata": {"labels": {"k": too_long}}}
+    r.step("label value of 64 characters on update", "PATCH", f"{L2}/keep", bad_label, content_type=MERGE)
+    r.call("POST", configmaps, {"metadata": {"name": "cm"}})
+    r.step("configmap label on update", "PATCH", f"{configmaps}/cm", bad_label, content_type=MERGE)
+    r.step("selector value of 64 characters", "GET", L2, query={"labelSelector": f"k={too_long}"})
+    r.step("selector key not qualified", "GET", L2, query={"labelSelector": "a/b/c=x"})
+    r.step("selector second term", "GET", L2, query={"labelSelector": f"k=x,k2 in (b,{too_long})"})
+    r.step("selector key of 64 characters", "GET", L2, query={"labelSelector": "!" + "k" * 64})
+    r.step(
+        "watch with a selector value of 64 characters",
+        "GET",
+        L2,
+        query={"watch": "true", "timeoutSeconds": "2", "labelSelector": f"k={too_long}"},
+    )
+    r.step("get '.'", "GET", f"{L2}/.")
+    r.step("delete '.'", "DELETE", f"{L2}/.")
+    r.step("delete '..'", "DELETE", f"{L2}/..")
+    r.step("delete %2E", "DELETE", f"{L2}/%2E")
+    r.step("delete '.' in a namespace", "DELETE", f"{configmaps}/.")
+    r.step("get namespace '..'", "GET", f"{namespaces}/..")
+    _, listed, _ = r.call("GET", L2)
+    r.note("left after the refused deletes", sorted(i["metadata"]["name"][:8] for i in listed["items"]))
+
+
 def table_output(r: Recorder, _: Any) -> None:
     r.call("POST", WIDGETS, widget("a", size=3, mode="Vlan", vlan=9))
     r.call(
@@ -374,6 +416,7 @@ SCENARIOS: dict[str, Callable[[Recorder, Any], None]] = {
         watch_resume_and_gone,
         schema_refusals,
         cel_refusals,
+        names_and_labels,
         table_output,
         webhooks,
     )
