@@ -42,3 +42,12 @@ MAX_VFS: Final = 256
 #: The 802.1Q VLAN id range usable for tagged traffic (0 and 4095 are reserved).
 VLAN_MIN: Final = 1
 VLAN_MAX: Final = 4094
+#: 802.1p priority code points: the 3-bit PCP of a VLAN tag.
+VLAN_QOS_MIN: Final = 0
+VLAN_QOS_MAX: Final = 7
+#: MTU bounds a network may ask for: ETH_MIN_MTU (include/uapi/linux/if_ether.h) up to the largest
+#: PF maximum of the drivers we support: igb 9216 (igb_main.c, MAX_STD_JUMBO_FRAME_SIZE), i40e 9706
+#: (I40E_MAX_RXBUFFER - I40E_PACKET_HDR_PAD), ixgbe 9710 (IXGBE_MAX_JUMBO_FRAME_SIZE 9728 minus
+#: Ethernet header and FCS). The PF's own max_mtu is checked by the agent, not the schema.
+MTU_MIN: Final = 68
+MTU_MAX: Final = 9710

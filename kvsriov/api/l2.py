@@ -13,13 +13,23 @@ from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import JsonValue
 
 from kvsriov.api.conditions import Condition
-from kvsriov.api.constants import MAX_INTERFACE_NAME, VLAN_MAX, VLAN_MIN
+from kvsriov.api.constants import (
+    MAX_INTERFACE_NAME,
+    MTU_MAX,
+    MTU_MIN,
+    VLAN_MAX,
+    VLAN_MIN,
+    VLAN_QOS_MAX,
+    VLAN_QOS_MIN,
+)
 from kvsriov.api.errors import ApiRuleError
 from kvsriov.api.kinds import L2_KIND, L2_PLURAL
 from kvsriov.api.meta import AGE_COLUMN, ApiModel, CrdInfo, KubeObject, column
 from kvsriov.api.nic import INTERFACE_PATTERN
 
 L2Type = Literal["NoVlan", "Vlan"]
+#: The TPIDs sriov-cni accepts for `vlanProto` (pkg/config/config.go LoadConf; 802.1q when unset).
+VlanProto = Literal["802.1q", "802.1ad"]
 NotSlicedReason = Literal["NoSuchNic", "NotVirtualizable", "NotSliced", "NicMissing"]
 
 VXLAN_REFUSAL = "SR-IOV is not supported on VXLAN L2 networks; use NoVlan or Vlan"
@@ -44,6 +54,13 @@ def _type_schema(schema: dict[str, JsonValue]) -> None:
 VLAN_REQUIRED = f"required when spec.type is Vlan: set spec.vlan to {VLAN_MIN}..{VLAN_MAX}"
 VLAN_FORBIDDEN = "only allowed with spec.type Vlan: remove spec.vlan or set spec.type to Vlan"
 
+VLAN_QOS_FORBIDDEN = "only allowed with spec.type Vlan: remove spec.vlanQoS or set spec.type to Vlan"
+VLAN_PROTO_FORBIDDEN = "only allowed with spec.type Vlan: remove spec.vlanProto or set spec.type to Vlan"
+MTU_RANGE = (
+    f"use {MTU_MIN}..{MTU_MAX} ({MTU_MIN} is the kernel's ETH_MIN_MTU, {MTU_MAX} the largest PF MTU of "
+    "igb/ixgbe/i40e; the agent refuses more than the PF's own maximum)"
+)
+
 #: Cross-field rules the API server enforces by itself (CEL), mirrored by the model validator below.
 L2_SPEC_RULES: list[JsonValue] = [
     {
@@ -56,6 +73,16 @@ L2_SPEC_RULES: list[JsonValue] = [
         "rule": "self.type == 'Vlan' || !has(self.vlan)",
         "message": f"spec.vlan is {VLAN_FORBIDDEN}",
         "fieldPath": ".vlan",
+    },
+    {
+        "rule": "self.type == 'Vlan' || !has(self.vlanQoS)",
+        "message": f"spec.vlanQoS is {VLAN_QOS_FORBIDDEN}",
+        "fieldPath": ".vlanQoS",
+    },
+    {
+        "rule": "self.type == 'Vlan' || !has(self.vlanProto)",
+        "message": f"spec.vlanProto is {VLAN_PROTO_FORBIDDEN}",
+        "fieldPath": ".vlanProto",
     },
 ]
 
@@ -88,6 +115,24 @@ class SriovL2NetworkSpec(ApiModel):
         description="Node labels choosing the hosts (like a cluster); empty = every node.",
     )
     description: str | None = Field(default=None, max_length=1024)
+    mtu: int | None = Field(
+        default=None,
+        ge=MTU_MIN,
+        le=MTU_MAX,
+        description="MTU of the network: the agent sets it on the PF (a VF's maximum follows its PF "
+        "on igb/ixgbe/i40e) and the guest sets it on the VF NIC from status.cloudInit. Unset: as is.",
+    )
+    vlan_qos: int | None = Field(
+        default=None,
+        alias="vlanQoS",
+        ge=VLAN_QOS_MIN,
+        le=VLAN_QOS_MAX,
+        description="802.1p priority (PCP) of the VF's VLAN tag, 0..7, only with Vlan. Unset: 0.",
+    )
+    vlan_proto: VlanProto | None = Field(
+        default=None,
+        description="TPID of the VF's VLAN tag, 802.1q or 802.1ad (QinQ), only with Vlan. Unset: 802.1q.",
+    )
 
     @field_validator("type", mode="before")
     @classmethod
@@ -107,12 +152,30 @@ class SriovL2NetworkSpec(ApiModel):
             )
         return value
 
+    @field_validator("mtu", mode="before")
+    @classmethod
+    def _mtu_in_range(cls, value: object) -> object:
+        if isinstance(value, int) and not MTU_MIN <= value <= MTU_MAX:
+            raise ValueError(f"{value} is not a usable MTU; {MTU_RANGE}")
+        return value
+
+    @field_validator("vlan_qos", mode="before")
+    @classmethod
+    def _qos_in_range(cls, value: object) -> object:
+        if isinstance(value, int) and not VLAN_QOS_MIN <= value <= VLAN_QOS_MAX:
+            raise ValueError(f"{value} is not an 802.1p priority; use {VLAN_QOS_MIN}..{VLAN_QOS_MAX}")
+        return value
+
     @model_validator(mode="after")
     def _vlan_matches_type(self) -> Self:
         if self.type == "Vlan" and self.vlan is None:
             raise ApiRuleError("vlan", VLAN_REQUIRED)
         if self.type != "Vlan" and self.vlan is not None:
             raise ApiRuleError("vlan", VLAN_FORBIDDEN)
+        if self.type != "Vlan" and self.vlan_qos is not None:
+            raise ApiRuleError("vlanQoS", VLAN_QOS_FORBIDDEN)
+        if self.type != "Vlan" and self.vlan_proto is not None:
+            raise ApiRuleError("vlanProto", VLAN_PROTO_FORBIDDEN)
         return self
 
 

@@ -21,6 +21,9 @@ from kvsriov.api.meta import AGE_COLUMN, ApiModel, CrdInfo, KubeObject, column
 from kvsriov.api.nic import NODE_NAME_PATTERN
 
 Category = Literal["Flat", "Public", "VRouter", "Vpc"]
+#: A VF's link state as the PF reports it to the VF (IFLA_VF_LINK_STATE_AUTO/ENABLE/DISABLE), in
+#: sriov-cni's `link_state` spelling (pkg/types/types.go).
+LinkState = Literal["auto", "enable", "disable"]
 EIP_REFUSED_CATEGORIES: tuple[str, ...] = ("Flat", "Public")
 
 SECURITY_GROUP_REFUSAL = (
@@ -86,6 +89,19 @@ class SriovL3NetworkSpec(ApiModel):
         description="Live migration of a running VM with a VF NIC on this network: Refuse (the "
         "reference rule: stop the VM first) or UnplugReplug (KubeVirt unplugs the VF, the target "
         "node gives a new one; the guest sees the NIC go and come).",
+    )
+    spoof_check: bool = Field(
+        default=True,
+        description="The PF drops frames a VF NIC sends with a source MAC other than its own.",
+    )
+    trust: bool = Field(
+        default=False,
+        description="Trusted VF NICs may change their MAC and turn on promiscuous or all-multicast mode.",
+    )
+    link_state: LinkState = Field(
+        default="auto",
+        description="The link a VF NIC sees: auto (follows the PF's), enable (always up, so VMs on one "
+        "PF reach each other while its cable is out) or disable (always down).",
     )
 
     @model_validator(mode="after")
