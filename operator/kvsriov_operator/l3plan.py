@@ -127,7 +127,7 @@ def plan_l3(
     status = {
         "sriovEnabled": True,
         "resourceName": resource_name(l2.spec.physical_interface),
-        "cloudInit": cloud_init_status(l3),
+        "cloudInit": cloud_init_status(l3, l2.spec.mtu),
     }
     rendered = plan(render_nads(l3, l2), None, status, events)
     return dataclasses.replace(rendered, vf_requests=vf_requests)

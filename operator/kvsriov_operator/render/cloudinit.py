@@ -13,6 +13,8 @@ the whereabouts ranges, so they never clash with pod allocations) and a
 `networkData` template with `${MAC}` and `${ADDRESS}` placeholders. The NIC is
 matched by MAC: the guest's interface names vary by image and driver, the MAC
 is what the VM spec sets (`interfaces[].macAddress`) and sriov-cni gives the VF.
+The L2 network's `mtu` goes in as the NIC's `mtu` (network config v2, netplan's key):
+sriov-cni sets no MTU on a vfio-pci VF (it has no netdev on the host), so only the guest can.
 `network_data()` fills the template for one VM (the kubectl plugin's job).
 """
 
@@ -32,7 +34,9 @@ MAC_PLACEHOLDER = "${MAC}"
 ADDRESS_PLACEHOLDER = "${ADDRESS}"
 
 
-def _ethernet(ipam: Ipam, mac: str, address: str, default_route: bool) -> dict[str, Any]:
+def _ethernet(
+    ipam: Ipam, mac: str, address: str, default_route: bool, mtu: int | None = None
+) -> dict[str, Any]:
     network = ipaddress.ip_network(ipam.cidr, strict=False)
     nic: dict[str, Any] = {
         "match": {"macaddress": mac},
@@ -40,6 +44,8 @@ def _ethernet(ipam: Ipam, mac: str, address: str, default_route: bool) -> dict[s
         "dhcp6": False,
         "addresses": [f"{address}/{network.prefixlen}"],
     }
+    if mtu is not None:
+        nic["mtu"] = mtu
     if ipam.gateway and default_route:
         nic["routes"] = [{"to": "0.0.0.0/0" if network.version == 4 else "::/0", "via": ipam.gateway}]
     if ipam.dns:
@@ -51,12 +57,13 @@ def _document(ethernets: dict[str, Any]) -> str:
     return yaml.safe_dump({"version": 2, "ethernets": ethernets}, sort_keys=False)
 
 
-def network_data_template(l3: SriovL3Network) -> str:
-    """networkData for one VF NIC on `l3`, with `${MAC}` and `${ADDRESS}` left to fill.
+def network_data_template(l3: SriovL3Network, mtu: int | None = None) -> str:
+    """networkData for one VF NIC on `l3`, with `${MAC}` and `${ADDRESS}` left to fill;
+    `mtu` is the L2 network's spec.mtu.
 
     The MAC is quoted: unquoted, YAML 1.1 reads 52:54:00:12:34:56 as a base-60 integer.
     """
-    nic = _ethernet(l3.spec.ipam, MAC_PLACEHOLDER, ADDRESS_PLACEHOLDER, True)
+    nic = _ethernet(l3.spec.ipam, MAC_PLACEHOLDER, ADDRESS_PLACEHOLDER, True, mtu)
     text = _document({l3.metadata.name: nic})
     return text.replace(f"macaddress: {MAC_PLACEHOLDER}\n", f"macaddress: '{MAC_PLACEHOLDER}'\n")
 
@@ -80,13 +87,13 @@ def static_addresses(ipam: Ipam) -> str:
     return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in blocks if int(a) <= int(b))
 
 
-def cloud_init_status(l3: SriovL3Network) -> dict[str, Any]:
-    """status.cloudInit of an SR-IOV L3 network."""
+def cloud_init_status(l3: SriovL3Network, mtu: int | None = None) -> dict[str, Any]:
+    """status.cloudInit of an SR-IOV L3 network; `mtu` is its L2 network's spec.mtu."""
     ipam = l3.spec.ipam
     result: dict[str, Any] = {
         "prefixLength": ipaddress.ip_network(ipam.cidr, strict=False).prefixlen,
         "staticAddresses": static_addresses(ipam),
-        "networkData": network_data_template(l3),
+        "networkData": network_data_template(l3, mtu),
     }
     if ipam.gateway:
         result["gateway"] = ipam.gateway
@@ -112,8 +119,9 @@ def address_refusal(ipam: Ipam, address: str) -> str | None:
     return None
 
 
-def network_data(l3: SriovL3Network, nics: Sequence[tuple[str, str]]) -> str:
-    """networkData for a VM's VF NICs on `l3`: (mac, static address) each; the first one routes.
+def network_data(l3: SriovL3Network, nics: Sequence[tuple[str, str]], mtu: int | None = None) -> str:
+    """networkData for a VM's VF NICs on `l3`: (mac, static address) each; the first one routes;
+    `mtu` is the L2 network's spec.mtu.
 
     Raises ValueError naming the address and the addresses to choose from.
     """
@@ -123,7 +131,7 @@ def network_data(l3: SriovL3Network, nics: Sequence[tuple[str, str]]) -> str:
             raise ValueError(f"{refusal}; use one of {static_addresses(l3.spec.ipam)}")
     name = l3.metadata.name
     ethernets = {
-        f"{name}-{i}" if len(nics) > 1 else name: _ethernet(l3.spec.ipam, mac, address, i == 0)
+        f"{name}-{i}" if len(nics) > 1 else name: _ethernet(l3.spec.ipam, mac, address, i == 0, mtu)
         for i, (mac, address) in enumerate(nics)
     }
     return _document(ethernets)

@@ -5,7 +5,19 @@ refers to it as `<namespace>/<l3-name>`. The CNI config follows:
 
 * sriov-cni, README "Configuration reference" (k8snetworkplumbingwg/sriov-cni):
   `type: sriov`; `vlan` 0-4094 (0 = no tag); `spoofchk` and `trust` are "on"/"off"
-  strings. `deviceID` is filled per pod by Multus from the device plugin
+  strings. The VF settings follow its NetConf (pkg/types/types.go `SriovNetConf`, master
+  after v2.9.0, the commit hack/sriov-cni/build.sh pins): `vlanQoS` (int), `vlanProto`
+  ("802.1q"|"802.1ad"), `link_state` ("auto"|"enable"|"disable") and `MTU` (no json tag, so
+  Go's case-insensitive decoding reads our `mtu`). pkg/config/config.go LoadConf refuses
+  `vlanQoS`/`vlanProto` without `vlan`, so they are rendered only for a Vlan network.
+  pkg/sriov/sriov.go ApplyVFConfig writes VLAN, QoS, proto, spoofchk, trust and link state
+  on the PF for every VF; pkg/cnicommands/cni.go CmdAdd skips SetupVF, where the MTU is set,
+  for a VF without a netdev (DPDK mode, i.e. vfio-pci): there the guest sets the MTU from
+  status.cloudInit, and the agent sets it on the PF (a VF's maximum follows its PF).
+  `link_state` is rendered only when not `auto`: ApplyVFConfig writes it whenever it is
+  present, and igb refuses the write (docs/configuration-reference.md), which would fail
+  every VM NIC on an igb PF that asked for nothing.
+  `deviceID` is filled per pod by Multus from the device plugin
   allocation named by the `k8s.v1.cni.cncf.io/resourceName` annotation, so the
   NAD carries no PCI address. `capabilities: {mac: true}`: KubeVirt puts the VM
   interface's MAC into the pod's network selection, and Multus hands it to the
@@ -47,10 +59,8 @@ NAD_GROUP: Final = "k8s.cni.cncf.io"
 NAD_VERSION: Final = "v1"
 NAD_PLURAL: Final = "network-attachment-definitions"
 CNI_VERSION: Final = "1.0.0"
-#: Spoof checking stays on: a VM cannot send with a MAC other than its VF's (sriov-cni default is on).
-SPOOFCHK: Final = "on"
-#: Trust stays off: the guest cannot turn on promiscuous mode or change its MAC on the PF.
-TRUST: Final = "off"
+#: The default of spec.linkState, left out of the NAD (see the module docstring).
+LINK_STATE_AUTO: Final = "auto"
 #: Where the NAD goes when spec.namespaces is empty (documented on SriovL3NetworkSpec.namespaces).
 DEFAULT_NAMESPACE: Final = "default"
 
@@ -81,22 +91,38 @@ def whereabouts_ipam(l3: SriovL3Network) -> dict[str, Any]:
     return result
 
 
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"
+
+
 def cni_config(l3: SriovL3Network, l2: SriovL2Network) -> dict[str, Any]:
-    return {
+    """The sriov-cni config; optional settings appear only when the networks set them."""
+    tagged = l2.spec.type == "Vlan" and l2.spec.vlan is not None
+    config: dict[str, Any] = {
         "cniVersion": CNI_VERSION,
         "name": l3.metadata.name,
         "type": "sriov",
-        "vlan": l2.spec.vlan if l2.spec.type == "Vlan" and l2.spec.vlan is not None else 0,
-        "spoofchk": SPOOFCHK,
-        "trust": TRUST,
-        "capabilities": {"mac": True},
-        "ipam": whereabouts_ipam(l3),
+        "vlan": l2.spec.vlan if tagged else 0,
     }
+    if tagged and l2.spec.vlan_qos is not None:
+        config["vlanQoS"] = l2.spec.vlan_qos
+    if tagged and l2.spec.vlan_proto is not None:
+        config["vlanProto"] = l2.spec.vlan_proto
+    config["spoofchk"] = _on_off(l3.spec.spoof_check)
+    config["trust"] = _on_off(l3.spec.trust)
+    if l3.spec.link_state != LINK_STATE_AUTO:
+        config["link_state"] = l3.spec.link_state
+    if l2.spec.mtu is not None:
+        config["mtu"] = l2.spec.mtu
+    config["capabilities"] = {"mac": True}
+    config["ipam"] = whereabouts_ipam(l3)
+    return config
 
 
 def vnic_cni_config(l3: SriovL3Network, l2: SriovL2Network) -> dict[str, Any]:
     """The vNIC of the same network: containernetworking/plugins `bridge` (plugins/main/bridge,
-    its README) on the PF's bridge, the L2 network's VLAN as the port's PVID, the same
+    its README) on the PF's bridge, the L2 network's VLAN as the port's PVID and its `mtu` (the
+    plugin sets it on the veth pair, plugins/main/bridge/bridge.go NetConf.MTU), the same
     whereabouts pool (one pool per range, so VF and vNIC NICs share the subnet and never get
     one address twice).
 
@@ -114,6 +140,8 @@ def vnic_cni_config(l3: SriovL3Network, l2: SriovL2Network) -> dict[str, Any]:
     }
     if l2.spec.type == "Vlan" and l2.spec.vlan is not None:
         config["vlan"] = l2.spec.vlan
+    if l2.spec.mtu is not None:
+        config["mtu"] = l2.spec.mtu
     config["ipam"] = whereabouts_ipam(l3)
     return config
 

@@ -29,22 +29,27 @@ def l3(name: str = "l3-vlan100", **ipam: Any) -> SriovL3Network:
     return SriovL3Network.model_validate({"metadata": {"name": name}, "spec": spec})
 
 
-CASES = {
-    "vlan100": l3(),
-    "no-gateway-no-dns": l3("l3-isolated", gateway=None, dns=[]),
-    "ipv6": l3(
-        "l3-v6",
-        cidr="fd00:10::/64",
-        ranges=[{"start": "fd00:10::10", "end": "fd00:10::ff"}],
-        gateway="fd00:10::1",
-        dns=["fd00:10::1"],
+CASES: dict[str, tuple[SriovL3Network, int | None]] = {
+    "vlan100": (l3(), None),
+    "no-gateway-no-dns": (l3("l3-isolated", gateway=None, dns=[]), None),
+    "ipv6": (
+        l3(
+            "l3-v6",
+            cidr="fd00:10::/64",
+            ranges=[{"start": "fd00:10::10", "end": "fd00:10::ff"}],
+            gateway="fd00:10::1",
+            dns=["fd00:10::1"],
+        ),
+        None,
     ),
+    # The L2 network's spec.mtu: the guest sets it, as nothing on the host can for a vfio-pci VF.
+    "mtu9000": (l3("l3-jumbo"), 9000),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_cloud_init_status_matches_golden(case: str, matches_golden: Callable[[Path, str], None]) -> None:
-    status = cloud_init_status(CASES[case])
+    status = cloud_init_status(*CASES[case])
     network_data_text = status.pop("networkData")  # as the guest reads it, after the other fields
     rendered = yaml.safe_dump(status, sort_keys=False, width=120) + "--- # networkData\n" + network_data_text
     matches_golden(GOLDEN / f"{case}.yaml", rendered)
@@ -92,4 +97,19 @@ def test_unusable_addresses_are_refused_with_the_choice(address: str, why: str) 
         network_data(l3(), [("52:54:00:12:34:56", address)])
     assert str(caught.value).endswith(
         "use one of 192.168.100.2-192.168.100.9, 192.168.100.201-192.168.100.254"
+    )
+
+
+def test_the_guest_sets_the_networks_mtu_on_each_vf_nic() -> None:
+    """A VM's filled networkData carries the L2 network's MTU; without one, none (the image's own)."""
+    template = cloud_init_status(l3(), 9000)["networkData"]
+    filled = yaml.safe_load(fill(template, "52:54:00:12:34:56", "192.168.100.201"))
+    assert filled["ethernets"]["l3-vlan100"]["mtu"] == 9000
+    data = yaml.safe_load(network_data(l3(), [("52:54:00:12:34:56", "192.168.100.201")], mtu=1400))
+    assert data["ethernets"]["l3-vlan100"]["mtu"] == 1400
+    assert (
+        "mtu"
+        not in yaml.safe_load(network_data(l3(), [("52:54:00:12:34:56", "192.168.100.201")]))["ethernets"][
+            "l3-vlan100"
+        ]
     )

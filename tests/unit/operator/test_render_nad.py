@@ -18,8 +18,10 @@ from kvsriov_operator.render.nad import drifted, render_nad, render_nads, render
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "nad"
 
 
-def l2(type_: str = "Vlan", vlan: int | None = 100, interface: str = "em2") -> SriovL2Network:
-    spec: dict[str, Any] = {"type": type_, "physicalInterface": interface}
+def l2(
+    type_: str = "Vlan", vlan: int | None = 100, interface: str = "em2", **settings: Any
+) -> SriovL2Network:
+    spec: dict[str, Any] = {"type": type_, "physicalInterface": interface, **settings}
     if vlan is not None:
         spec["vlan"] = vlan
     return SriovL2Network.model_validate({"metadata": {"name": "l2"}, "spec": spec})
@@ -28,8 +30,11 @@ def l2(type_: str = "Vlan", vlan: int | None = 100, interface: str = "em2") -> S
 UID = "6f1c2f4e-0000-4000-8000-000000000100"
 
 
-def l3(name: str = "l3-vlan100", uid: str | None = None, **ipam: Any) -> SriovL3Network:
+def l3(
+    name: str = "l3-vlan100", uid: str | None = None, vf: dict[str, Any] | None = None, **ipam: Any
+) -> SriovL3Network:
     spec = {
+        **(vf or {}),
         "l2Network": "l2",
         "ipam": {
             "cidr": "192.168.100.0/24",
@@ -69,6 +74,11 @@ CASES: dict[str, tuple[SriovL3Network, SriovL2Network]] = {
         l2(vlan=300),
     ),
     "interface-needing-a-hash": (l3("l3-odd"), l2(interface="em2@1")),
+    # Every VF setting away from its default: each one is a sriov-cni key (render/nad.py).
+    "vf-settings": (
+        l3("l3-jumbo", vf={"spoofCheck": False, "trust": True, "linkState": "enable"}),
+        l2(mtu=9000, vlanQoS=5, vlanProto="802.1ad"),
+    ),
 }
 
 
@@ -86,7 +96,7 @@ def test_rendered_nad_matches_golden(case: str, matches_golden: Callable[[Path, 
 
 
 #: The vNIC NAD of the same network (bridge CNI, same pool), for a tagged and a flat L2 network.
-VNIC_CASES = ("vlan100", "novlan", "interface-needing-a-hash")
+VNIC_CASES = ("vlan100", "novlan", "interface-needing-a-hash", "vf-settings")
 
 
 @pytest.mark.parametrize("case", VNIC_CASES)
@@ -101,6 +111,30 @@ def test_vf_and_vnic_nads_share_one_ip_pool() -> None:
     vf, vnic = render_nad(l3(), l2(), "default"), render_vnic_nad(l3(), l2(), "default")
     assert json.loads(vf["spec"]["config"])["ipam"] == json.loads(vnic["spec"]["config"])["ipam"]
     assert NAD_RESOURCE_ANNOTATION not in vnic["metadata"]["annotations"]  # a vNIC takes no device
+
+
+def config_of(l3_net: SriovL3Network, l2_net: SriovL2Network) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads(render_nad(l3_net, l2_net, "default")["spec"]["config"])
+    return config
+
+
+def test_default_vf_settings_keep_spoof_checking_on_and_trust_off() -> None:
+    """A network that sets nothing keeps today's NAD: no keys sriov-cni would write needlessly."""
+    config = config_of(l3(), l2())
+    assert (config["spoofchk"], config["trust"]) == ("on", "off")
+    assert not {"mtu", "vlanQoS", "vlanProto", "link_state"} & set(config)
+
+
+def test_link_state_auto_is_left_to_the_driver() -> None:
+    """igb refuses a link-state write; auto is the kernel's default, so it is not asked for."""
+    assert "link_state" not in config_of(l3(vf={"linkState": "auto"}), l2())
+    assert config_of(l3(vf={"linkState": "disable"}), l2())["link_state"] == "disable"
+
+
+def test_mtu_reaches_the_vnic_nad_too() -> None:
+    """The ordinary NICs of a network get the same MTU as its VF NICs."""
+    vnic = render_vnic_nad(l3(), l2("NoVlan", None, mtu=1400), "default")
+    assert json.loads(vnic["spec"]["config"])["mtu"] == 1400
 
 
 def test_no_golden_file_is_orphaned() -> None:
