@@ -74,3 +74,26 @@ def test_unknown_spec_field_is_refused() -> None:
     field, message = refusal(type="NoVlan", vlanId=3)
     assert field == "spec.vlanId"
     assert "Extra inputs are not permitted" in message
+
+
+@pytest.mark.parametrize("mtu", [67, 9711])
+def test_mtu_outside_what_the_drivers_allow_is_refused(mtu: int) -> None:
+    field, message = refusal(type="NoVlan", mtu=mtu)
+    assert field == "spec.mtu" and str(mtu) in message and "68..9710" in message
+
+
+@pytest.mark.parametrize("qos", [-1, 8])
+def test_vlan_qos_outside_0_to_7_is_refused(qos: int) -> None:
+    field, message = refusal(type="Vlan", vlan=100, vlanQoS=qos)
+    assert field == "spec.vlanQoS" and "0..7" in message
+
+
+@pytest.mark.parametrize(("setting", "value"), [("vlanQoS", 3), ("vlanProto", "802.1ad")])
+def test_vlan_tag_settings_need_a_vlan_network(setting: str, value: object) -> None:
+    field, message = refusal(type="NoVlan", **{setting: value})
+    assert field == f"spec.{setting}" and "only allowed with spec.type Vlan" in message
+
+
+def test_vlan_proto_is_one_of_the_two_tpids() -> None:
+    field, message = refusal(type="Vlan", vlan=100, vlanProto="802.1x")
+    assert field == "spec.vlanProto" and "802.1q" in message and "802.1ad" in message

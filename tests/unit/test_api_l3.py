@@ -185,3 +185,27 @@ def test_unknown_category_is_refused() -> None:
 def test_namespace_that_is_not_a_dns_label_is_refused() -> None:
     field, _ = refusal(namespaces=["Tenant_A"])
     assert field == "spec.namespaces[0]"
+
+
+def test_vf_settings_default_to_spoof_checking_on_trust_off_link_auto() -> None:
+    spec = SriovL3Network.model_validate(
+        {
+            "metadata": {"name": "n"},
+            "spec": {
+                "l2Network": "l2",
+                "ipam": {"cidr": "10.0.0.0/24", "ranges": [{"start": "10.0.0.10", "end": "10.0.0.20"}]},
+            },
+        }
+    ).spec
+    assert (spec.spoof_check, spec.trust, spec.link_state) == (True, False, "auto")
+
+
+def test_link_state_outside_auto_enable_disable_is_refused_naming_the_field() -> None:
+    body = {
+        "l2Network": "l2",
+        "ipam": {"cidr": "10.0.0.0/24", "ranges": [{"start": "10.0.0.10", "end": "10.0.0.20"}]},
+    }
+    with pytest.raises(ValidationError) as info:
+        SriovL3Network.model_validate({"metadata": {"name": "n"}, "spec": {**body, "linkState": "up"}})
+    errors = field_errors(info.value)
+    assert [e.field for e in errors] == ["spec.linkState"] and "auto" in errors[0].message
